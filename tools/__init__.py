@@ -1,0 +1,1 @@
+"""The ``gitops`` command line: validate, bump, promote, diff, analyze, rehearse, pipeline."""
