@@ -1,0 +1,274 @@
+"""``gitops pipeline``: render, run locally, or submit the training pipeline.
+
+- ``render [--check]`` writes ``base/training/{workflowtemplate,cronworkflow}.yaml`` from
+  ``tools/pipeline/workflow.py``; with ``--check`` it writes nothing and exits 1 if they differ.
+- ``run --local`` runs the same step functions in process against the embedded MLflow store
+  (or ``--tracking-uri``): train → gate → register → (image digest) → ``gitops bump``.
+- ``submit --argo-server URL`` asks an Argo Server to run the ``model-training`` template.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tools.errors import EXIT_FINDINGS, UserError
+
+DEFAULT_NAMESPACE = "ml-training"
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "pipeline", help="render, run locally or submit the training pipeline", description=__doc__
+    )
+    p.set_defaults(func=run)
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+
+    r = sub.add_parser("render", help="write base/training from the Hera definition")
+    r.add_argument("--check", action="store_true", help="only compare; exit 1 when out of date")
+    r.add_argument("--repo-dir", type=Path, default=Path("."), help="repository root")
+
+    lr = sub.add_parser("run", help="run the pipeline in process (--local)")
+    lr.add_argument("--local", action="store_true", required=True, help="run in this process")
+    lr.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
+    lr.add_argument("--model-name", default="model-api")
+    lr.add_argument("--seed", type=int, default=42)
+    lr.add_argument("--label-noise", type=float, default=0.0)
+    lr.add_argument("--n-estimators", type=int, default=None)
+    lr.add_argument("--tolerance", type=float, default=0.005)
+    lr.add_argument("--env", default="staging", help="environment the bump targets")
+    lr.add_argument("--image", default="ghcr.io/example-org/model-api")
+    lr.add_argument(
+        "--digest", help="digest of an image already built for this model (skips build-image)"
+    )
+    lr.add_argument(
+        "--build",
+        action="store_true",
+        help="build and push the image with local rootless BuildKit (buildctl-daemonless.sh)",
+    )
+    mode = lr.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--dry-run", dest="mode", action="store_const", const="dry-run", help="(default)"
+    )
+    mode.add_argument("--no-pr", dest="mode", action="store_const", const="no-pr")
+    mode.add_argument("--pr", dest="mode", action="store_const", const="pr")
+    lr.set_defaults(mode="dry-run")
+    lr.add_argument("--repo-dir", default=".", help="checkout that gitops bump edits")
+
+    s = sub.add_parser("submit", help="submit the WorkflowTemplate through the Argo Server API")
+    s.add_argument(
+        "--argo-server", default=os.environ.get("ARGO_SERVER"), help="e.g. https://argo:2746"
+    )
+    s.add_argument("--token", default=None, help="bearer token (default: $ARGO_TOKEN)")
+    s.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    s.add_argument("--template", default="model-training")
+    s.add_argument(
+        "-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+        help="override a workflow parameter (repeatable)",
+    )  # fmt: skip
+    s.add_argument(
+        "--insecure", action="store_true", help="do not verify the server's TLS certificate"
+    )
+    s.add_argument("--timeout", type=float, default=30.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "render":
+        return _render(args)
+    if args.action == "run":
+        return _run_local(args)
+    return _submit(args)
+
+
+# --------------------------------------------------------------------------- render
+
+
+def _render(args: argparse.Namespace) -> int:
+    from tools.pipeline import render
+
+    root: Path = args.repo_dir
+    if not (root / "base").is_dir():
+        raise UserError(
+            f"{root.resolve()} does not look like the repository root (no base/)",
+            hint="run from the repository root or pass --repo-dir",
+        )
+    if args.check:
+        problems = render.check(root)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} generated file(s) out of date; run `gitops pipeline render`")
+            return EXIT_FINDINGS
+        print("base/training is up to date with tools/pipeline/workflow.py")
+        return 0
+    changed = render.render(root)
+    for path in changed:
+        print(f"wrote {path}")
+    if not changed:
+        print("base/training already up to date")
+    return 0
+
+
+# --------------------------------------------------------------------------- run --local
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    from tools.pipeline import steps
+
+    tracking_uri = _tracking(args.tracking_uri)
+    print(f"tracking: {tracking_uri}")
+
+    trained = steps.train(
+        model_name=args.model_name,
+        seed=args.seed,
+        label_noise=args.label_noise,
+        n_estimators=args.n_estimators,
+        tracking_uri=args.tracking_uri,
+    )
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(trained.metrics.items()))
+    print(f"train: run {trained.run_id} ({shown})")
+
+    gate = steps.evaluate(
+        trained.metrics,
+        model_name=args.model_name,
+        tolerance=args.tolerance,
+        tracking_uri=args.tracking_uri,
+    )
+    print(f"evaluate: {'passed' if gate.passed else 'refused'}: {gate.reason}")
+    if not gate.passed:
+        champion = gate.champion_version
+        print(f"pipeline stops: champion stays at version {champion}; nothing registered")
+        return 0
+
+    done = steps.register(
+        run_id=trained.run_id,
+        model_uri=trained.model_uri,
+        metrics=trained.metrics,
+        model_name=args.model_name,
+        gate_reason=gate.reason,
+        tracking_uri=args.tracking_uri,
+    )
+    print(f"register: {done.uri} aliases {', '.join(done.aliases)}")
+
+    digest = args.digest
+    if digest is None and args.build:
+        digest = steps.build_image(
+            context=str(Path(args.repo_dir).resolve()),
+            version=done.version,
+            model_name=args.model_name,
+            tracking_uri=tracking_uri,
+            image=args.image,
+        )
+        print(f"build-image: pushed {args.image}@{digest}")
+    if digest is None:
+        planned = steps.build_image_args(
+            context=str(Path(args.repo_dir).resolve()),
+            version=done.version,
+            model_name=args.model_name,
+            tracking_uri=tracking_uri,
+            image=args.image,
+            local=True,
+        )
+        print("build-image: skipped (no --digest, no --build); in the cluster it runs:")
+        print("  buildctl-daemonless.sh " + " ".join(planned))
+        print(
+            f"open-pr: skipped; after the build it runs: gitops bump --env {args.env} "
+            f"--image {args.image} --digest <digest> --{args.mode}"
+        )
+        return 0
+
+    code = steps.open_pr(
+        env=args.env, image=args.image, digest=digest, mode=args.mode, repo_dir=args.repo_dir
+    )
+    print(f"open-pr: gitops bump exited {code}")
+    return code
+
+
+def _tracking(uri: str | None) -> str:
+    from service import tracking
+
+    return tracking.configure_tracking(uri)
+
+
+# --------------------------------------------------------------------------- submit
+
+
+def _parameters(pairs: list[str]) -> list[str]:
+    from tools.pipeline.workflow import PARAMETERS
+
+    checked: list[str] = []
+    for pair in pairs:
+        name, sep, _value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"parameter {pair!r} is not NAME=VALUE")
+        if name not in PARAMETERS:
+            known = ", ".join(PARAMETERS)
+            raise UserError(f"unknown workflow parameter {name!r}", hint=f"known: {known}")
+        checked.append(pair)
+    return checked
+
+
+def submit_request(namespace: str, template: str, parameters: list[str]) -> dict[str, Any]:
+    """Body of ``POST /api/v1/workflows/{namespace}/submit`` (Argo ``WorkflowSubmitRequest``)."""
+    options: dict[str, Any] = {"generateName": f"{template}-"}
+    if parameters:
+        options["parameters"] = parameters
+    return {
+        "namespace": namespace,
+        "resourceKind": "WorkflowTemplate",
+        "resourceName": template,
+        "submitOptions": options,
+    }
+
+
+def _submit(args: argparse.Namespace) -> int:
+    server = args.argo_server
+    if not server:
+        raise UserError("no Argo Server given", hint="pass --argo-server URL or set ARGO_SERVER")
+    if not server.startswith(("http://", "https://")):
+        raise UserError(f"--argo-server {server!r} must start with http:// or https://")
+    token = args.token or os.environ.get("ARGO_TOKEN")
+    if not token:
+        raise UserError("no token for the Argo Server", hint="pass --token or set ARGO_TOKEN")
+    # `argo auth token` prints "Bearer <token>"; accept it with or without the scheme.
+    authorization = token if token.startswith("Bearer ") else f"Bearer {token}"
+    body = submit_request(args.namespace, args.template, _parameters(args.parameter))
+    url = f"{server.rstrip('/')}/api/v1/workflows/{args.namespace}/submit"
+    try:
+        response = httpx.post(
+            url,
+            json=body,
+            headers={"Authorization": authorization, "Accept": "application/json"},
+            timeout=args.timeout,
+            verify=not args.insecure,
+        )
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach the Argo Server at {server}: {exc}") from exc
+    if response.status_code >= 400:
+        raise UserError(
+            f"Argo Server refused the submission ({response.status_code}): {_message(response)}",
+            hint="check the token (401/403) and that the template exists in the namespace (404)",
+        )
+    try:
+        created = response.json()
+        name = created["metadata"]["name"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"unexpected answer from the Argo Server: {response.text[:200]!r}") from exc
+    print(f"submitted workflow {name} in {args.namespace}")
+    print(f"{server.rstrip('/')}/workflows/{args.namespace}/{name}")
+    return 0
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])
+    return response.text[:200]
