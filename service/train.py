@@ -374,7 +374,8 @@ def run(args: argparse.Namespace) -> int:
             uri = tracking.configure_tracking(args.tracking_uri)
             result = train_and_register(config, args.alias, gate=not args.no_gate)
     except Exception as exc:  # every failure becomes one line, never a traceback
-        print(f"model-api train: error: {_describe(exc)}", file=sys.stderr)
+        reason = _describe(exc, tracking.resolve_tracking_uri(args.tracking_uri))
+        print(f"model-api train: error: {reason}", file=sys.stderr)
         return 1
     if args.output_json:
         print(json.dumps({"tracking_uri": uri, **result_as_dict(result)}, sort_keys=True))
@@ -398,11 +399,10 @@ def _stdout_to_stderr() -> Iterator[None]:
         yield
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, uri: str) -> str:
     """A one-line reason, also for errors MLflow wraps around connection failures."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "Max retries exceeded" in message or "Connection refused" in str(exc):
-        uri = tracking.resolve_tracking_uri()
         return f"cannot reach the MLflow tracking server at {uri} ({type(exc).__name__})"
     return message
 
