@@ -1,0 +1,45 @@
+"""A parser, type checker and evaluator for the expr-lang subset Argo Rollouts conditions use.
+
+``compile_expr(source, env)`` parses and type-checks against the environment's static types
+(so ``result > 0.5`` with a vector result is a compile error, as in expr-lang) and returns a
+:class:`Program` whose :meth:`Program.run` evaluates it. Nothing is ever passed to Python's
+``eval``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tools.analysis.expr import ast
+from tools.analysis.expr.checker import Checker
+from tools.analysis.expr.errors import CompileError, EvalError, ExprError
+from tools.analysis.expr.evaluator import Evaluator
+from tools.analysis.expr.parser import parse
+from tools.analysis.expr.types import Type, type_of
+
+__all__ = ["CompileError", "EvalError", "ExprError", "Program", "compile_expr", "parse"]
+
+
+@dataclass(frozen=True)
+class Program:
+    source: str
+    tree: ast.Node
+    type: Type
+
+    def run(self, env: Mapping[str, object], *, whole_result: object = None) -> object:
+        """Evaluate; ``whole_result`` is what Argo's ``isNil``/``default`` look at."""
+        try:
+            return Evaluator(env, whole_result).eval(self.tree)
+        except RecursionError:
+            raise EvalError("expression nested too deeply") from None
+
+
+def compile_expr(source: str, env: Mapping[str, object]) -> Program:
+    """Parse and type-check ``source`` against the types of the values in ``env``."""
+    try:
+        tree = parse(source)
+        result_type = Checker({k: type_of(v) for k, v in env.items()}).check(tree)
+    except RecursionError:
+        raise CompileError("expression nested too deeply") from None
+    return Program(source, tree, result_type)

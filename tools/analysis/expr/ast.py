@@ -1,0 +1,83 @@
+"""Syntax tree of an expression."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Node:
+    pos: int
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    value: object  # None, bool, int, float or str
+
+
+@dataclass(frozen=True)
+class Name(Node):
+    name: str
+
+
+@dataclass(frozen=True)
+class Pointer(Node):
+    """``#`` (the current element) or ``#index`` inside a predicate."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Unary(Node):
+    op: str
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Conditional(Node):
+    cond: Node
+    then: Node
+    otherwise: Node
+
+
+@dataclass(frozen=True)
+class Index(Node):
+    target: Node
+    index: Node
+
+
+@dataclass(frozen=True)
+class Slice(Node):
+    target: Node
+    start: Node | None
+    stop: Node | None
+
+
+@dataclass(frozen=True)
+class Member(Node):
+    target: Node
+    name: str
+    optional: bool
+
+
+@dataclass(frozen=True)
+class ArrayLit(Node):
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Closure(Node):
+    body: Node
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    name: str
+    args: tuple[Node, ...]
