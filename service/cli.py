@@ -1,0 +1,72 @@
+"""``model-api``: ``serve`` the model over HTTP, or ``train`` and register a new version."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="model-api",
+        description="Serve the MLflow-registered model (MLflow scoring protocol + OIP v2), "
+        "or train and register a new version.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the model from MODEL_URI",
+        description="Serve the model from MODEL_URI (default models:/model-api@champion). "
+        "All settings come from the environment (docs/SERVICE.md); the flags override them.",
+    )
+    serve.add_argument("--host", help="interface to bind (MODEL_API_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (MODEL_API_PORT, default 8000)")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (MODEL_API_WORKERS, default 1)"
+    )
+    train = commands.add_parser(
+        "train",
+        help="train, log and register a model (see 'model-api train --help')",
+        add_help=False,
+    )
+    train.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "train":
+        # Imported lazily: training pulls in MLflow and scikit-learn, serving does not need them.
+        from service import train
+
+        return train.main(args.args)
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service import server
+    from service.settings import ServeSettings
+
+    overrides = {
+        key: value
+        for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers))
+        if value is not None
+    }
+    try:
+        settings = ServeSettings()
+        settings = ServeSettings.model_validate({**settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        for problem in exc.errors():
+            where = ".".join(str(part) for part in problem["loc"])
+            print(f"model-api: invalid setting {where}: {problem['msg']}", file=sys.stderr)
+        return EXIT_USAGE
+    return server.run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""JSON logs: one line per log record, one access line per request.
+
+Everything the process logs (ours and uvicorn's) goes through one stdout handler that writes one
+JSON object per line, so a log shipper needs no parsing rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import orjson
+
+ACCESS_LOGGER = "model_api.access"
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "message", ...extra fields}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_") and key != "color_message":
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def _timestamp(created: float) -> str:
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+
+
+def configure(level: str) -> None:
+    """Route all logging (ours and uvicorn's) to stdout as JSON lines at ``level``."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # uvicorn's own access lines would duplicate ours (and are not JSON).
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class AccessLog:
+    """Writes the per-request line: request id, method, route, status, latency, model version."""
+
+    def __init__(self) -> None:
+        self._logger = logging.getLogger(ACCESS_LOGGER)
+        # Set once the model is loaded; requests answered before that log an empty version.
+        self.model_version = ""
+
+    def log(
+        self, *, request_id: str, method: str, route: str, path: str, status: int, seconds: float
+    ) -> None:
+        if not self._logger.isEnabledFor(logging.INFO):
+            return
+        self._logger.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "path": path[:200],
+                "status": status,
+                "latency_ms": round(seconds * 1000, 3),
+                "model_version": self.model_version,
+            },
+        )

@@ -1,0 +1,203 @@
+"""Run the API under uvicorn: one process, or N worker processes sharing one socket.
+
+Startup order: load the model (and warm it up), then bind and serve. A model that cannot be
+loaded ends the process with exit code 1 and one log line saying why — it never serves without a
+model. SIGTERM stops accepting, lets in-flight requests finish for up to ``graceful_timeout``
+seconds, then exits 0.
+
+Why we bind the socket ourselves: with ``--workers N > 1`` uvicorn (0.54) pre-binds a socket
+created as ``socket.socket(family)``, whose ``proto`` is 0. asyncio only enables TCP_NODELAY on
+accepted sockets whose ``proto`` is ``IPPROTO_TCP``, so every keep-alive request after the first
+waits ~40 ms for a delayed ACK (Kludex/uvicorn#3149). We create the listening socket with
+``IPPROTO_TCP`` explicitly; accepted sockets inherit it, so both asyncio and uvloop set
+TCP_NODELAY. The workers share that one socket (one accept queue), which also means a stopping
+worker never strands connections in a private queue, as per-worker SO_REUSEPORT sockets would.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import cast
+
+import uvicorn
+from fastapi import FastAPI
+
+from service import logging as json_logging
+from service.app import ModelLoadError, create_app, model_state
+from service.auth import TokenError
+from service.predictor import Predictor
+from service.protocol.schema import SchemaError
+from service.settings import ServeSettings
+
+DEFAULT_PREDICTOR_FACTORY = "service.server:model_predictor"
+LISTEN_BACKLOG = 2048
+# Extra seconds the supervisor grants workers beyond the graceful timeout before SIGKILL.
+_KILL_MARGIN = 5.0
+_log = logging.getLogger("model_api.server")
+
+PredictorFactory = Callable[[ServeSettings], Predictor]
+
+
+class StartupError(Exception):
+    """The server cannot start; the message says why."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket with ``proto=IPPROTO_TCP`` (see the module docstring)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def model_predictor(settings: ServeSettings) -> Predictor:
+    """The real runtime (:mod:`service.model`): resolve and download ``MODEL_URI``."""
+    from service.model import load_predictor
+
+    return load_predictor(settings.model_uri)
+
+
+def load_failure(model_uri: str, exc: BaseException) -> str:
+    """One line saying why the model could not be loaded (naming the URI once)."""
+    reason = str(exc) or type(exc).__name__
+    return reason if model_uri in reason else f"cannot load the model from {model_uri}: {reason}"
+
+
+def import_factory(path: str) -> PredictorFactory:
+    """Resolve ``"package.module:function"``."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise StartupError(f"cannot import the predictor factory {path}: {exc}") from None
+    return cast(PredictorFactory, factory)
+
+
+def build_app(settings: ServeSettings, predictor_factory: str) -> FastAPI:
+    """Create the predictor and the app, load and warm up the model; StartupError if impossible."""
+    factory = import_factory(predictor_factory)
+    try:
+        app = create_app(settings, factory(settings))
+        model_state(app).load(settings.model_uri)
+    except ModelLoadError as exc:
+        raise StartupError(str(exc)) from exc
+    except (TokenError, SchemaError) as exc:
+        raise StartupError(str(exc)) from exc
+    except Exception as exc:  # whatever the model runtime raises while resolving the model
+        raise StartupError(load_failure(settings.model_uri, exc)) from exc
+    return app
+
+
+def serve_app(app: FastAPI, settings: ServeSettings, sock: socket.socket) -> int:
+    """Serve one app on an already bound socket until SIGTERM/SIGINT; the exit code."""
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, round(settings.graceful_timeout)),
+        timeout_keep_alive=max(1, round(settings.keepalive_timeout)),
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def run(settings: ServeSettings, *, predictor_factory: str = DEFAULT_PREDICTOR_FACTORY) -> int:
+    """``model-api serve``: the process exit code."""
+    json_logging.configure(settings.log_level)
+    try:
+        if settings.workers == 1:
+            app = build_app(settings, predictor_factory)
+            sock = bind_socket(settings.host, settings.port)
+            _log.info("listening", extra={"host": settings.host, "port": sock.getsockname()[1]})
+            return serve_app(app, settings, sock)
+        sock = bind_socket(settings.host, settings.port)
+    except StartupError as exc:
+        _log.error(str(exc))
+        return 1
+    return _supervise(settings, predictor_factory, sock)
+
+
+def _worker(settings: ServeSettings, predictor_factory: str, sock: socket.socket) -> None:
+    """Entry point of one worker process."""
+    # Own process group: a terminal's Ctrl-C reaches only the supervisor, which then sends
+    # exactly one SIGTERM (uvicorn treats a second signal as "force quit").
+    os.setpgrp()
+    json_logging.configure(settings.log_level)
+    try:
+        app = build_app(settings, predictor_factory)
+    except StartupError as exc:
+        _log.error(str(exc))
+        sys.exit(1)
+    sys.exit(serve_app(app, settings, sock))
+
+
+def _supervise(settings: ServeSettings, predictor_factory: str, sock: socket.socket) -> int:
+    """Start the workers, forward SIGTERM/SIGINT as one SIGTERM each, and wait for them.
+
+    If a worker exits on its own (model load failure, crash) the others are stopped too and the
+    supervisor exits non-zero, so the orchestrator restarts the whole unit.
+    """
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(
+            target=_worker, args=(settings, predictor_factory, sock), name=f"model-api-{i}"
+        )
+        for i in range(settings.workers)
+    ]
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for worker in workers:
+            worker.start()
+        sock.close()  # the workers hold their own copies
+        _log.info("workers started", extra={"workers": len(workers), "port": settings.port})
+        failed = 0
+        while not stop.is_set():
+            multiprocessing.connection.wait([w.sentinel for w in workers], timeout=0.5)
+            exited = [w for w in workers if w.exitcode is not None]
+            if exited:
+                failed = exited[0].exitcode or 1
+                _log.error(
+                    "a worker exited; stopping the others",
+                    extra={"worker": exited[0].name, "exitcode": exited[0].exitcode},
+                )
+                break
+        for worker in workers:
+            if worker.is_alive() and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+        deadline = time.monotonic() + settings.graceful_timeout + _KILL_MARGIN
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        return failed
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,50 @@
+"""Settings of the ``model-api serve`` process: one class, read from the environment.
+
+Every variable is listed with its default in docs/SERVICE.md. Names carry the ``MODEL_API_``
+prefix, except two that follow wider conventions: ``MODEL_URI`` (the issue's and MLflow's name)
+and ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the OpenTelemetry standard variable).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MODEL_API_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    model_uri: str = Field(
+        default="models:/model-api@champion",
+        validation_alias="MODEL_URI",
+        description="MLflow model URI (models:/name@alias, runs:/..., or a local model directory)",
+    )
+    host: str = Field(default="127.0.0.1", description="interface to bind; 0.0.0.0 in a container")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port")
+    workers: int = Field(default=1, ge=1, le=64, description="server processes sharing the socket")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="largest request body accepted; larger gets 413"
+    )
+    graceful_timeout: float = Field(
+        default=20.0, gt=0, description="seconds to finish in-flight requests after SIGTERM"
+    )
+    keepalive_timeout: float = Field(
+        default=5.0, gt=0, description="seconds an idle keep-alive connection stays open"
+    )
+    token_file: Path | None = Field(
+        default=None,
+        description="file holding the bearer token for the inference routes; unset = open",
+    )
+    log_level: LogLevel = Field(default="info", description="level of the JSON logs")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="OTLP/HTTP collector URL; tracing is off when unset",
+    )
