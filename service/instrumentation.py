@@ -92,7 +92,7 @@ class Instruments:
     def __init__(self) -> None:
         # The ``*_created`` companion series double the series count and nobody queries them.
         # (A process-wide switch in prometheus_client; idempotent.)
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self.requests = Counter(
             metrics.REQUESTS_TOTAL,

@@ -36,7 +36,11 @@ ROW = (
 )  # fmt: skip
 
 INFO = ModelInfo(
-    name="model-api", version="7", alias="champion", run_id="abc123", uri="models:/model-api@champion",
+    name="model-api",
+    version="7",
+    alias="champion",
+    run_id="abc123",
+    uri="models:/model-api@champion",
     runtime="fake",
 )
 
