@@ -403,3 +403,46 @@ def resolve_metrics(
                 retention = _int_or_string(rule.get("limit"), "measurementRetention.limit")
         final.append(replace(metric, dry_run=dry, retention=retention))
     return [m for m in final if not only or m.name in only]
+
+
+def merge_templates(templates: Sequence[Template]) -> Template:
+    """Several templates in one run, as a Rollout's ``analysis.templates`` list does.
+
+    Args of the same name must not carry different values; metric names must be unique
+    (Argo's flattenArgs / flattenMetrics).
+    """
+    if len(templates) == 1:
+        return templates[0]
+    args: dict[str, dict[str, Any]] = {}
+    metrics: list[Any] = []
+    dry_run: list[Any] = []
+    retention: list[Any] = []
+    for template in templates:
+        for arg in template.args:
+            name = str(arg.get("name") or "")
+            if name in args:
+                old, new = args[name].get("value"), arg.get("value")
+                if old is not None and new is not None and old != new:
+                    raise SpecError(
+                        f"Argument `{name}` specified multiple times with different values: "
+                        f"'{old}', '{new}'"
+                    )
+                if old is None:
+                    args[name] = dict(arg)
+            else:
+                args[name] = dict(arg)
+        metrics.extend(template.spec.get("metrics") or [])
+        dry_run.extend(template.spec.get("dryRun") or [])
+        retention.extend(template.spec.get("measurementRetention") or [])
+    names = [str((m or {}).get("name")) for m in metrics]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError(f"two metrics have the same name {duplicates[0]!r}")
+    spec = {
+        "args": list(args.values()),
+        "metrics": metrics,
+        "dryRun": dry_run,
+        "measurementRetention": retention,
+    }
+    joined = "+".join(t.name for t in templates)
+    return Template("AnalysisTemplate", joined, templates[0].path, spec)

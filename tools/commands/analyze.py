@@ -6,6 +6,7 @@ Exit codes: 0 Successful, 1 Failed, 3 Inconclusive, 2 Error or usage error.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -184,6 +185,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _json_error(message: str) -> str:
-    import json
-
     return json.dumps({"phase": "Error", "message": message, "metrics": []}, indent=2) + "\n"

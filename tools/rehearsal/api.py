@@ -1,0 +1,86 @@
+"""Model API processes for a rehearsal: the real ``model-api serve`` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tools.rehearsal.prometheus import HarnessError, free_port, wait_http
+
+
+class ApiProcess:
+    """``model-api serve`` (or the fault-injecting canary entry point) in a subprocess."""
+
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path,
+        log_dir: Path,
+        *,
+        fault: str = "none",
+        error_rate: float = 0.05,
+        latency: float = 0.3,
+    ) -> None:
+        self.name = name
+        self.model_dir = model_dir
+        self.fault = fault
+        self.error_rate = error_rate
+        self.latency = latency
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.address = f"127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"api-{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        if self.fault != "none":
+            # Test-only entry point: the real server with a faulty model runtime.
+            return [sys.executable, "-m", "tools.rehearsal.faults"]
+        model_api = shutil.which("model-api") or str(Path(sys.executable).parent / "model-api")
+        if os.access(model_api, os.X_OK):
+            return [model_api, "serve"]
+        return [sys.executable, "-m", "service", "serve"]
+
+    def start(self, timeout: float = 90.0) -> ApiProcess:
+        env = {
+            **os.environ,
+            "MODEL_URI": str(self.model_dir),
+            "MODEL_API_HOST": "127.0.0.1",
+            "MODEL_API_PORT": str(self.port),
+            "MODEL_API_LOG_LEVEL": "warning",
+            "REHEARSAL_FAULT": self.fault,
+            "REHEARSAL_ERROR_RATE": str(self.error_rate),
+            "REHEARSAL_LATENCY": str(self.latency),
+        }
+        env.pop("MODEL_API_TOKEN_FILE", None)
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.command(), env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_http(f"{self.url}/ping", timeout=timeout, process=self.process)
+        except HarnessError as exc:
+            self.stop()
+            raise HarnessError(f"API {self.name} did not start: {exc}\n{self.log_tail()}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"

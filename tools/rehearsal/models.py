@@ -1,0 +1,72 @@
+"""Models for a rehearsal, trained into a temporary MLflow store with the real training code.
+
+- ``champion``: the stable version (seed 42);
+- ``retrained``: a good canary, same data and quality, another seed;
+- ``flipped``: trained on inverted labels, so it predicts the opposite probabilities — a
+  canary whose prediction distribution has clearly drifted.
+
+Each model is registered and then fetched into a plain directory, which the API processes
+load through ``MODEL_URI=<directory>`` (no tracking server needed while serving).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.rehearsal.prometheus import HarnessError
+
+MODEL_NAME = "model-api"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    key: str
+    seed: int
+    label_noise: float
+
+
+SPECS = {
+    "champion": ModelSpec("champion", seed=42, label_noise=0.0),
+    "retrained": ModelSpec("retrained", seed=7, label_noise=0.0),
+    "flipped": ModelSpec("flipped", seed=42, label_noise=1.0),
+}
+
+
+@dataclass(frozen=True)
+class TrainedModels:
+    tracking_uri: str
+    directories: dict[str, Path]
+
+    def path(self, key: str) -> Path:
+        return self.directories[key]
+
+
+def train_models(workdir: Path, keys: tuple[str, ...] = tuple(SPECS)) -> TrainedModels:
+    """Train, register and fetch the models named by ``keys`` under ``workdir``."""
+    try:
+        from service.model import fetch_model
+        from service.tracking import configure_tracking
+        from service.train import TrainConfig, fit_and_log, register
+    except ImportError as exc:  # the training extra is not installed
+        raise HarnessError(
+            f"training needs the 'train' extra (pip install -e '.[train]'): {exc}"
+        ) from None
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    uri = configure_tracking(f"sqlite:///{workdir / 'mlflow.db'}")
+    directories: dict[str, Path] = {}
+    # MLflow prints progress to stdout; the rehearsal's stdout is for its report.
+    with contextlib.redirect_stdout(sys.stderr):
+        for key in keys:
+            spec = SPECS[key]
+            config = TrainConfig(seed=spec.seed, label_noise=spec.label_noise)
+            run = fit_and_log(config)
+            version = register(run, MODEL_NAME)
+            directories[key] = fetch_model(
+                f"models:/{MODEL_NAME}/{version}", workdir / key, tracking_uri=uri
+            )
+    return TrainedModels(uri, directories)
