@@ -1,0 +1,66 @@
+"""``gitops validate``: the CI gate for manifests (see docs/VALIDATE.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tools.errors import EXIT_FINDINGS, EXIT_OK
+from tools.validate import load_options, validate_paths
+from tools.validate.reporters import FORMATS, render
+
+
+def repo_root() -> Path:
+    """The repository this command runs in: nearest parent with pyproject.toml or .git."""
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "validate",
+        help="render, schema-check, policy-check and cross-check manifests",
+        description="Validate kustomizations and manifests in one pass. Without PATH: the whole "
+        "repository (kustomization roots under overlays/, clusters/, apps/ plus plain manifests).",
+    )
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    p.add_argument("--output", "-o", choices=FORMATS, default="text")
+    p.add_argument("--kubernetes-version", metavar="X.Y")
+    p.add_argument("--crd-dir", action="append", type=Path, default=[], metavar="DIR")
+    p.add_argument("--crd-url", action="append", default=[], metavar="URL")
+    p.add_argument("--crd-from-cluster", action="store_true", default=None)
+    p.add_argument("--policy-dir", action="append", type=Path, default=[], metavar="DIR")
+    p.add_argument("--ignore-missing-schemas", action="store_true", default=None)
+    p.add_argument("--opa-url", metavar="URL")
+    p.add_argument(
+        "--no-rule-tests",
+        dest="run_rule_tests",
+        action="store_false",
+        default=None,
+        help="skip `promtool test rules` (rule syntax is still checked)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = repo_root()
+    options = load_options(
+        root,
+        kubernetes_version=args.kubernetes_version,
+        crd_dirs=[d.resolve() for d in args.crd_dir] or None,
+        crd_urls=args.crd_url or None,
+        crd_from_cluster=args.crd_from_cluster,
+        policy_dirs=[d.resolve() for d in args.policy_dir] or None,
+        ignore_missing_schemas=args.ignore_missing_schemas,
+        opa_url=args.opa_url,
+        run_rule_tests=args.run_rule_tests,
+    )
+    report = validate_paths(args.paths, options)
+    color = args.output == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    sys.stdout.write(render(report, args.output, color=color))
+    return EXIT_FINDINGS if report.errors else EXIT_OK

@@ -1,0 +1,382 @@
+"""One validation pass: render, parse, schemas, policies, references, alert rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tools import kustomize
+from tools.errors import UserError
+from tools.validate import apis, crds, loader, origins, promtool, references, sources
+from tools.validate.model import Finding, Report, Resource, Severity, Summary, json_path
+from tools.validate.options import ValidateOptions
+from tools.validate.policies import PolicySet, RegoEvaluator, load_policies
+from tools.validate.schemas import SchemaStore, is_builtin_group
+
+PARALLEL_THRESHOLD = 400  # objects; below this a process pool costs more than it saves
+
+
+class Run:
+    """State of one validation run (kept out of module globals)."""
+
+    def __init__(self, options: ValidateOptions):
+        self.options = options
+        self.root = options.repo_root
+        self.findings: list[Finding] = []
+        self.files: set[str] = set()
+        self.rendered: dict[Path, str | None] = {}  # kustomization -> error message or None
+
+    # -- findings -------------------------------------------------------------------------
+    def display(self, path: Path | str) -> str:
+        return sources.display(path, self.root)
+
+    def add(
+        self,
+        severity: Severity,
+        rule: str,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.findings.append(Finding(severity, rule, message, None, file, line, None, hint))
+
+    def on_resource(
+        self,
+        resource: Resource,
+        severity: Severity,
+        rule: str,
+        message: str,
+        parts: Sequence[str | int] = (),
+        hint: str | None = None,
+    ) -> None:
+        file, line = origins.locate(resource, list(parts))
+        self.findings.append(
+            Finding(
+                severity,
+                rule,
+                message,
+                resource.ref,
+                self.display(file),
+                line,
+                json_path(list(parts)) if parts else None,
+                hint,
+            )
+        )
+
+
+def _load_crds(run: Run, store: SchemaStore) -> None:
+    options = run.options
+    for missing in options.missing_config_dirs:
+        run.add(
+            "warning",
+            "config",
+            f"CRD directory {missing} from [tool.gitops.validate] crd-dirs does not exist; "
+            "custom resources it would cover may be reported without a schema",
+        )
+    for directory in options.crd_dirs:
+        if not directory.is_dir():
+            raise UserError(f"--crd-dir {directory}: not a directory")
+        for path in crds.crd_files(directory):
+            _register_crd_bytes(run, store, path.read_bytes(), run.display(path))
+
+
+def _register_crd_bytes(run: Run, store: SchemaStore, data: bytes, source: str) -> None:
+    try:
+        for schema in crds.load_cached(data, source, run.options.cache_dir):
+            store.add_crd(schema)
+    except (crds.CrdError, RecursionError) as exc:
+        run.add("error", "crd-schema", f"cannot use CRD: {exc}", file=source)
+
+
+def _load_crd_urls(run: Run, store: SchemaStore) -> None:
+    from tools.validate.fetch import fetch_url
+
+    for url in run.options.crd_urls:
+        try:
+            data = fetch_url(url, run.options.cache_dir)
+        except UserError as exc:
+            run.add("warning", "crd-url", exc.message, file=url)
+            continue
+        _register_crd_bytes(run, store, data, url)
+
+
+def _load_cluster_crds(run: Run, store: SchemaStore) -> None:
+    from tools.validate.fetch import cluster_crds
+
+    for crd in cluster_crds():
+        try:
+            for schema in crds.schemas_from_crd(crd, "cluster"):
+                store.add_crd(schema)
+        except crds.CrdError as exc:
+            run.add("warning", "crd-schema", f"cluster CRD {crd.get('metadata', {})}: {exc}")
+
+
+def _render(run: Run, root: Path) -> list[Resource]:
+    shown = run.display(root)
+    try:
+        text = kustomize.build(root, origin_annotations=True)
+    except UserError as exc:
+        if "no kustomize binary" in exc.message:
+            raise
+        run.rendered[root] = exc.message
+        run.add("error", "render", exc.message, file=shown + "/kustomization.yaml")
+        return []
+    run.rendered[root] = None
+    parsed = loader.parse_text(text, str(root), rendered_from=shown)
+    for finding in parsed.findings:
+        finding.file = shown
+        run.findings.append(finding)
+    for resource in parsed.resources:
+        resource.origin = origins.take_origin(resource.obj)
+        if resource.origin is not None:
+            run.files.add(resource.origin)
+            if not Path(resource.origin).resolve().is_relative_to(run.root):
+                run.on_resource(
+                    resource,
+                    "error",
+                    "render",
+                    f"{shown} pulls {resource.ref} from {resource.origin}, outside the repository",
+                )
+    return parsed.resources
+
+
+def _renders(run: Run) -> Callable[[Path], str | None]:
+    def check(path: Path) -> str | None:
+        if path in run.rendered:
+            return run.rendered[path]
+        if kustomize.kustomization_file(path) is None:
+            has_yaml = any(p.suffix in (".yaml", ".yml", ".json") for p in path.iterdir())
+            run.rendered[path] = None if has_yaml else "no kustomization or manifests there"
+        else:
+            try:
+                kustomize.build(path)
+                run.rendered[path] = None
+            except UserError as exc:
+                run.rendered[path] = exc.message
+        return run.rendered[path]
+
+    return check
+
+
+def _this_repo(root: Path) -> Callable[[str], bool]:
+    urls: set[str] = set()
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "remote", "-v"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        for line in out.stdout.splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                urls.add(_normal_url(parts[1]))
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+    def check(url: str) -> bool:
+        # Without a remote we cannot tell which URL is "ours": assume a monorepo.
+        return not urls or _normal_url(url) in urls
+
+    return check
+
+
+def _normal_url(url: str) -> str:
+    url = url.strip().removesuffix("/").removesuffix(".git")
+    if url.startswith("git@"):
+        host, _, path = url[4:].partition(":")
+        url = f"https://{host}/{path}"
+    return url.lower()
+
+
+def _schema_check(run: Run, store: SchemaStore, resource: Resource) -> None:
+    api_version, kind = resource.api_version, resource.kind
+    change = apis.status(api_version, kind, run.options.kubernetes_version)
+    if change is not None:
+        state, message = change
+        run.on_resource(
+            resource,
+            "error" if state == "removed" else "warning",
+            f"api-{state}",
+            f"{resource.ref}: {message}",
+            ("apiVersion",),
+        )
+        if state == "removed":
+            return
+    validator = store.validator(api_version, kind)
+    if validator is None:
+        broken = store.broken.get((api_version, kind))
+        if broken:
+            run.on_resource(resource, "error", "crd-schema", broken, ("kind",))
+            return
+        group = resource.group
+        where = (
+            f"Kubernetes {run.options.kubernetes_version}"
+            if is_builtin_group(group)
+            else "the CRDs given (--crd-dir/--crd-url)"
+        )
+        run.on_resource(
+            resource,
+            "warning" if run.options.ignore_missing_schemas else "error",
+            "schema-missing",
+            f"{resource.ref}: no schema for {kind} {api_version} in {where}",
+            ("kind",),
+            hint=None if is_builtin_group(group) else "add the CRD with --crd-dir",
+        )
+        return
+    crd = store.crds.get((api_version, kind))
+    if crd is not None and crd.deprecated:
+        run.on_resource(
+            resource,
+            "warning",
+            "api-deprecated",
+            f"{resource.ref}: {crd.deprecation_warning or f'{api_version} {kind} is deprecated'}",
+            ("apiVersion",),
+        )
+    try:
+        errors = list(validator.validator.iter_errors(resource.obj))
+    except (ValueError, OverflowError) as exc:
+        run.on_resource(resource, "error", "schema", f"{resource.ref}: cannot validate: {exc}")
+        return
+    for error in errors[:20]:
+        parts = list(error.instance_path)
+        run.on_resource(
+            resource,
+            "error",
+            "schema",
+            f"{resource.ref}: {json_path(parts)}: {error.message}",
+            parts,
+        )
+
+
+def _policy_findings(run: Run, policies: PolicySet, resources: list[Resource]) -> None:
+    if policies.empty or not resources:
+        return
+    from tools.validate import parallel
+
+    if run.options.opa_url:
+        from tools.validate.policies import OpaServerEvaluator
+
+        server = OpaServerEvaluator(policies, run.options.opa_url)
+        results = [server.evaluate(r.obj) for r in resources]
+    else:
+        workers = run.options.workers
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 4) if len(resources) >= PARALLEL_THRESHOLD else 1
+        if workers > 1:
+            results = parallel.evaluate(policies, [r.obj for r in resources], workers)
+        else:
+            evaluator = RegoEvaluator(policies)
+            results = [evaluator.evaluate(r.obj) for r in resources]
+    for resource, found in zip(resources, results, strict=True):
+        for result in found:
+            parts: list[str | int] = []
+            if result.path:
+                from tools.validate.model import parse_json_path
+
+                parts = parse_json_path(result.path)
+            run.on_resource(
+                resource,
+                "warning" if result.severity == "warning" else "error",
+                result.rule,
+                result.message,
+                parts,
+                hint=result.details.get("hint")
+                if isinstance(result.details.get("hint"), str)
+                else None,
+            )
+
+
+def _promtool(run: Run, resources: list[Resource], whole_repo: bool) -> None:
+    rules = [r for r in resources if r.kind == "PrometheusRule"]
+    tests_dir = run.options.rule_tests_dir if run.options.run_rule_tests else None
+    for issue in promtool.check(rules, tests_dir, run.display, require_all_tests=whole_repo):
+        if issue.resource is not None:
+            run.on_resource(issue.resource, "error", issue.rule, issue.message, issue.path)
+        else:
+            run.add("error", issue.rule, issue.message, file=issue.file)
+
+
+def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
+    """Validate *paths* (or the whole repository when empty) and return every finding.
+
+    Raises :class:`UserError` for usage and tool failures (unreadable path, no kustomize,
+    a policy that does not compile); everything wrong with the manifests is a finding.
+    """
+    run = Run(options)
+    store = SchemaStore(options.kubernetes_version)
+    _load_crds(run, store)
+    if options.crd_from_cluster:
+        _load_cluster_crds(run, store)
+    inputs = sources.collect(list(paths), options.repo_root)
+    policies = (
+        load_policies(options.policy_dirs, options.data_files) if options.policy_dirs else None
+    )
+
+    scopes: list[list[Resource]] = []
+    if inputs.roots:
+        kustomize.kustomize_command()  # fail early (exit 2) if there is no kustomize at all
+        workers = min(4, len(inputs.roots))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            rendered = list(pool.map(lambda root: _render(run, root), inputs.roots))
+        scopes.extend(rendered)
+    plain: list[Resource] = []
+    for file in inputs.files:
+        run.files.add(str(file))
+        parsed = loader.parse_file(file, str(file))
+        for finding in parsed.findings:
+            finding.file = run.display(file)
+            run.findings.append(finding)
+        plain.extend(parsed.resources)
+    if plain:
+        scopes.append(plain)
+    resources = [r for scope in scopes for r in scope]
+
+    # CRDs being validated also describe the custom resources next to them.
+    if any(r.kind not in ("CustomResourceDefinition",) for r in resources):
+        for resource in resources:
+            if resource.kind == "CustomResourceDefinition":
+                try:
+                    for schema in crds.schemas_from_crd(resource.obj, run.display(resource.file)):
+                        store.add_crd(schema)
+                except crds.CrdError as exc:
+                    run.on_resource(resource, "error", "crd-schema", f"cannot use CRD: {exc}")
+    if options.crd_urls and any(not store.has_schema(r.api_version, r.kind) for r in resources):
+        _load_crd_urls(run, store)
+
+    for resource in resources:
+        _schema_check(run, store, resource)
+    if policies is not None:
+        _policy_findings(run, policies, resources)
+    renders = _renders(run)
+    this_repo = _this_repo(options.repo_root)
+    for scope in scopes:
+        references.check_scope(
+            scope,
+            lambda res, sev, rule, msg, parts: run.on_resource(res, sev, rule, msg, parts),  # type: ignore[arg-type]
+            options.repo_root,
+            renders,
+            this_repo,
+        )
+    _promtool(run, resources, whole_repo=not paths)
+
+    findings = sorted(run.findings, key=Finding.sort_key)
+    summary = Summary(
+        resources=len(resources),
+        files=len(run.files) + len(inputs.roots),
+        errors=sum(1 for f in findings if f.severity == "error"),
+        warnings=sum(1 for f in findings if f.severity == "warning"),
+    )
+    return Report(findings, summary)
+
+
+def resources_of(text: str, file: str = "<rendered>") -> list[dict[str, Any]]:
+    """Objects in a YAML stream, for callers that only need parsing (diff, bump)."""
+    return [r.obj for r in loader.parse_text(text, file).resources]

@@ -1,0 +1,222 @@
+"""Strict YAML/JSON loading: duplicate keys and syntax errors become findings with a line.
+
+PyYAML's libyaml-backed loader does the parsing; the only additions are a duplicate-key check
+while mappings are constructed, dates kept as strings (Kubernetes has no date type), and the
+start line of every document. Lines for a path *inside* a document are looked up lazily
+(:func:`line_for_path`) by composing the file again, only for documents that have findings.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.validate.model import Finding, Resource
+
+# Files above this size are reported instead of parsed: nobody commits a 10 MiB manifest on
+# purpose, and parsing one would dominate the run.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
+class StrictLoader(_Loader):  # type: ignore[misc,valid-type]
+    """Safe loader that rejects duplicate mapping keys and keeps timestamps as strings."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.document_lines: list[int] = []
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if (
+                    isinstance(key_node, yaml.ScalarNode)
+                    and key_node.tag != "tag:yaml.org,2002:merge"
+                ):
+                    key = key_node.value
+                    if key in seen:
+                        raise DuplicateKeyError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"duplicate key {key!r} (first defined on line "
+                            f"{seen[key].start_mark.line + 1})",
+                            key_node.start_mark,
+                        )
+                    seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self.document_lines.append(node.start_mark.line + 1)
+        return super().construct_document(node)
+
+
+def _as_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(node.value)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
+# A bare "=" is a YAML 1.1 "value" tag in PyYAML; Kubernetes treats it as a string.
+StrictLoader.add_constructor("tag:yaml.org,2002:value", _as_string)
+
+
+@dataclass
+class Parsed:
+    resources: list[Resource]
+    findings: list[Finding]
+
+
+def _parse_finding(file: str, message: str, line: int | None = None) -> Finding:
+    return Finding(severity="error", rule="parse", message=message, file=file, line=line)
+
+
+def read_text(path: Path, shown: str) -> tuple[str | None, Finding | None]:
+    """The file's text, or a finding saying why it cannot be validated."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, _parse_finding(
+                shown,
+                f"file is {size / 1048576:.1f} MiB, over the {MAX_FILE_BYTES // 1048576} MiB "
+                "limit for manifests",
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, _parse_finding(shown, f"cannot read file: {exc.strerror or exc}")
+    if b"\x00" in data[:8192]:
+        return None, _parse_finding(shown, "binary file, not YAML or JSON")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, _parse_finding(shown, f"not UTF-8 text (byte {exc.start})")
+
+
+def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Parsed:
+    """All objects in a multi-document YAML (or JSON) stream; errors become findings.
+
+    Documents before a syntax error are kept: the error is reported once, with its line.
+    Empty documents are skipped; non-mapping documents and documents without
+    apiVersion/kind are findings.
+    """
+    resources: list[Resource] = []
+    findings: list[Finding] = []
+    loader = StrictLoader(text)
+    index = 0
+    try:
+        while loader.check_data():
+            obj = loader.get_data()
+            line = loader.document_lines[-1] if loader.document_lines else 1
+            doc_index = index
+            index += 1
+            if obj is None:
+                continue
+            if isinstance(obj, list) and file.endswith(".json"):
+                items = obj  # a JSON array of objects
+            elif (
+                isinstance(obj, dict)
+                and obj.get("kind") == "List"
+                and isinstance(obj.get("items"), list)
+            ):
+                items = obj["items"]
+            else:
+                items = [obj]
+            for item in items:
+                problem = _shape_problem(item)
+                if problem:
+                    findings.append(_parse_finding(file, problem, line))
+                    continue
+                resources.append(Resource(item, file, doc_index, line, rendered_from))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = "duplicate key" if isinstance(exc, DuplicateKeyError) else "invalid YAML"
+        detail = exc.problem or exc.context or "syntax error"
+        findings.append(
+            Finding(
+                severity="error",
+                rule="duplicate-key" if isinstance(exc, DuplicateKeyError) else "parse",
+                message=f"{what}: {detail}",
+                file=file,
+                line=line,
+            )
+        )
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+        findings.append(_parse_finding(file, f"invalid YAML: {exc}"))
+    finally:
+        loader.dispose()
+    return Parsed(resources, findings)
+
+
+def _shape_problem(obj: Any) -> str | None:
+    if not isinstance(obj, dict):
+        return f"document is a {type(obj).__name__}, not a Kubernetes object"
+    missing = [k for k in ("apiVersion", "kind") if not isinstance(obj.get(k), str) or not obj[k]]
+    if missing:
+        return f"document has no {' or '.join(missing)}"
+    if not all(isinstance(k, str) for k in obj):
+        return "document has non-string keys"
+    return None
+
+
+def parse_file(path: Path, shown: str) -> Parsed:
+    text, problem = read_text(path, shown)
+    if text is None:
+        return Parsed([], [problem] if problem else [])
+    return parse_text(text, shown)
+
+
+@functools.lru_cache(maxsize=256)
+def _composed(path: str) -> tuple[yaml.Node | None, ...]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return tuple(yaml.compose_all(text, Loader=_Loader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return ()
+
+
+def documents(path: str) -> tuple[yaml.Node | None, ...]:
+    """The composed documents of a file (cached); empty if it cannot be read."""
+    return _composed(path)
+
+
+def node_line(node: yaml.Node, parts: list[str | int]) -> int:
+    """Line of the deepest node along *parts* (1-based)."""
+    current = node
+    line = node.start_mark.line + 1
+    for part in parts:
+        child: yaml.Node | None = None
+        if isinstance(current, yaml.MappingNode) and isinstance(part, str):
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == part:
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            child = current.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        current = child
+    return line
+
+
+def line_for_path(path: str, doc_index: int, parts: list[str | int]) -> int | None:
+    docs = documents(path)
+    if not 0 <= doc_index < len(docs) or docs[doc_index] is None:
+        return None
+    node = docs[doc_index]
+    assert node is not None
+    return node_line(node, parts)

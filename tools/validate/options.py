@@ -1,0 +1,120 @@
+"""Options of a validation run, read from ``[tool.gitops.validate]`` in pyproject.toml.
+
+Keys (all optional; paths relative to the repository root)::
+
+    [tool.gitops.validate]
+    kubernetes-version = "1.33"
+    crd-dirs = ["../shared/crds"]   # a configured dir that is missing only gives a warning
+    crd-urls = ["https://raw.githubusercontent.com/.../crd.yaml"]   # pinned, fetched once, cached
+    policy-dirs = ["policies"]
+    data-files = ["policies/data.yaml"]
+    ignore-missing-schemas = false
+    rule-tests = "tests/rules"        # promtool unit tests (*_test.yaml)
+
+Command-line flags add to the configured CRD lists (``--crd-dir``); ``--policy-dir`` and scalar
+flags replace the configured value.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.errors import UserError
+
+DEFAULT_KUBERNETES_VERSION = "1.33"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-validate"
+
+
+@dataclass
+class ValidateOptions:
+    repo_root: Path
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    crd_dirs: list[Path] = field(default_factory=list)
+    crd_urls: list[str] = field(default_factory=list)
+    crd_from_cluster: bool = False
+    policy_dirs: list[Path] = field(default_factory=list)
+    data_files: list[Path] = field(default_factory=list)
+    ignore_missing_schemas: bool = False
+    opa_url: str | None = None
+    run_rule_tests: bool = True
+    rule_tests_dir: Path | None = None
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    # Directories from the config file that did not exist (reported as warnings, not errors:
+    # a developer machine may not have the shared CRD folder CI uses).
+    missing_config_dirs: list[Path] = field(default_factory=list)
+    workers: int | None = None  # None: decide from the input size and CPU count
+
+
+def _table(repo_root: Path) -> dict[str, Any]:
+    pyproject = repo_root / "pyproject.toml"
+    if not pyproject.is_file():
+        return {}
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"{pyproject}: cannot read [tool.gitops.validate]: {exc}") from exc
+    table = data.get("tool", {}).get("gitops", {}).get("validate", {})
+    if not isinstance(table, dict):
+        raise UserError(f"{pyproject}: [tool.gitops.validate] must be a table")
+    return table
+
+
+def _str_list(table: dict[str, Any], key: str) -> list[str]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UserError(f"pyproject.toml: [tool.gitops.validate] {key} must be a list of strings")
+    return list(value)
+
+
+def check_version(version: str) -> str:
+    parts = version.removeprefix("v").split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+        raise UserError(f"--kubernetes-version {version!r}: expected MAJOR.MINOR such as 1.33")
+    return f"{int(parts[0])}.{int(parts[1])}"
+
+
+# List options a caller replaces rather than extends (``--policy-dir`` picks the policy set).
+_REPLACED = frozenset({"policy_dirs", "data_files"})
+
+
+def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
+    """Options from the repository config, then *overrides* (list fields are appended to)."""
+    repo_root = Path(repo_root).resolve()
+    table = _table(repo_root)
+    options = ValidateOptions(repo_root=repo_root)
+    options.kubernetes_version = check_version(
+        str(table.get("kubernetes-version", DEFAULT_KUBERNETES_VERSION))
+    )
+    for raw in _str_list(table, "crd-dirs"):
+        path = (repo_root / raw).resolve()
+        (options.crd_dirs if path.is_dir() else options.missing_config_dirs).append(path)
+    options.crd_urls = _str_list(table, "crd-urls")
+    policy_dirs = _str_list(table, "policy-dirs") or ["policies"]
+    options.policy_dirs = [(repo_root / p).resolve() for p in policy_dirs]
+    data_files = _str_list(table, "data-files")
+    options.data_files = [(repo_root / p).resolve() for p in data_files]
+    options.ignore_missing_schemas = bool(table.get("ignore-missing-schemas", False))
+    rule_tests = table.get("rule-tests", "tests/rules")
+    options.rule_tests_dir = (repo_root / str(rule_tests)).resolve()
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if not hasattr(options, key):
+            raise TypeError(f"unknown validate option {key!r}")
+        current = getattr(options, key)
+        if isinstance(current, list) and isinstance(value, list) and key not in _REPLACED:
+            current.extend(v for v in value if v not in current)
+        else:
+            setattr(options, key, value)
+    options.kubernetes_version = check_version(options.kubernetes_version)
+    return options

@@ -1,0 +1,88 @@
+"""Point findings on rendered objects back at the source file and line.
+
+kustomize's origin annotation names the file an object came from (or the kustomization whose
+generator made it). The object's line is found by matching kind and name in that file; a
+field's line by walking the same path in the source document when it exists there (a patch
+may have added it, in which case the nearest existing parent is used).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.kustomize import ORIGIN_ANNOTATION
+from tools.validate import loader
+from tools.validate.model import Resource
+
+
+def take_origin(obj: dict[str, Any]) -> str | None:
+    """Remove kustomize's origin annotation from *obj* and return the absolute source path."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
+        return None
+    raw = annotations.pop(ORIGIN_ANNOTATION)
+    if not annotations:
+        del metadata["annotations"]
+    try:
+        origin = yaml.safe_load(raw) if isinstance(raw, str) else None
+    except yaml.YAMLError:
+        return None
+    if not isinstance(origin, dict):
+        return None
+    for key in ("path", "configuredIn"):
+        value = origin.get(key)
+        if isinstance(value, str) and value.startswith("/"):
+            return value
+    return None
+
+
+def _scalar(node: yaml.Node, *keys: str) -> str | None:
+    current: yaml.Node | None = node
+    for key in keys:
+        if not isinstance(current, yaml.MappingNode):
+            return None
+        current = next(
+            (v for k, v in current.value if isinstance(k, yaml.ScalarNode) and k.value == key),
+            None,
+        )
+    return current.value if isinstance(current, yaml.ScalarNode) else None
+
+
+def source_document(resource: Resource) -> tuple[str, int] | None:
+    """(source path, document index) of a rendered object, if it can be found."""
+    if resource.origin is None:
+        return None
+    docs = loader.documents(resource.origin)
+    best: int | None = None
+    for index, node in enumerate(docs):
+        if node is None or _scalar(node, "kind") != resource.kind:
+            continue
+        name = _scalar(node, "metadata", "name") or ""
+        if name == resource.name:
+            return resource.origin, index
+        if name and name in resource.name and best is None:
+            best = index  # namePrefix/nameSuffix changed it
+    if best is None and len(docs) == 1:
+        best = 0  # kustomization.yaml of a generator, or a lone document
+    return (resource.origin, best) if best is not None else None
+
+
+def locate(resource: Resource, parts: list[str | int]) -> tuple[str, int | None]:
+    """(absolute or stored file, line) for a field of *resource*."""
+    found = source_document(resource)
+    if found is not None:
+        path, index = found
+        return path, loader.line_for_path(path, index, parts)
+    if resource.origin is not None:
+        return resource.origin, None
+    if resource.rendered_from is not None:
+        return resource.file, None
+    if Path(resource.file).is_file():
+        return resource.file, loader.line_for_path(resource.file, resource.doc_index, parts)
+    return resource.file, resource.line

@@ -1,0 +1,38 @@
+"""Policy evaluation spread over worker processes (regopy holds the GIL while it runs)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from tools.validate.policies import PolicyResult, PolicySet, RegoEvaluator
+
+_evaluator: RegoEvaluator | None = None
+
+
+def _init(policies: PolicySet) -> None:
+    global _evaluator
+    _evaluator = RegoEvaluator(policies)
+
+
+def _evaluate_chunk(objects: list[dict[str, Any]]) -> list[list[PolicyResult]]:
+    assert _evaluator is not None
+    return [_evaluator.evaluate(obj) for obj in objects]
+
+
+def evaluate(
+    policies: PolicySet, objects: list[dict[str, Any]], workers: int
+) -> list[list[PolicyResult]]:
+    """Results per object, in order, computed by *workers* processes."""
+    size = max(1, -(-len(objects) // (workers * 4)))
+    chunks = [objects[i : i + size] for i in range(0, len(objects), size)]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init, initargs=(policies,)
+    ) as pool:
+        out: list[list[PolicyResult]] = []
+        for chunk_results in pool.map(_evaluate_chunk, chunks):
+            out.extend(chunk_results)
+    return out

@@ -1,0 +1,312 @@
+"""Conftest-compatible Rego policies evaluated in-process with regopy (or by an OPA server).
+
+Semantics follow conftest:
+
+* policies are every ``*.rego`` file under the policy directories (``*_test.rego`` files are
+  only loaded by ``gitops policy test``); data files are JSON/YAML documents merged at the root
+  of ``data`` (conftest ``--data``);
+* the rules evaluated are ``deny``, ``violation`` and ``warn``, each optionally with a
+  ``_<suffix>`` (``deny_image_tag``), in ``package main``;
+* a rule yields strings or objects with a ``msg`` key (other keys are kept; ``path`` is used to
+  point at the offending field);
+* ``exception contains [..names]`` in the same package silences ``deny_<name>``/``warn_<name>``
+  for that input.
+
+The modules are compiled once into a regopy bundle; every object is then one ``set_input`` and
+one bundle query. (Evaluating all objects in one query with ``with input as`` would be faster,
+but rego-cpp 1.5 fails on ``with`` whenever the rule calls a built-in.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.errors import UserError
+
+NAMESPACE = "main"
+RULE_HEAD = re.compile(
+    r"^(?P<name>(?:deny|violation|warn)(?:_[A-Za-z0-9_]+)?)\s*(?:contains|\[|:=|=|if\b|\{)",
+    re.MULTILINE,
+)
+EXCEPTION_HEAD = re.compile(r"^exception\s*(?:contains|\[|:=|=|if\b|\{)", re.MULTILINE)
+PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+DATA_NAMES = ("data.yaml", "data.yml", "data.json")
+
+
+@dataclass
+class Module:
+    path: Path
+    source: str
+
+    @property
+    def package(self) -> str | None:
+        match = PACKAGE.search(self.source)
+        return match[1] if match else None
+
+
+@dataclass
+class PolicySet:
+    modules: list[Module]
+    data: dict[str, Any]
+    rules: list[str]
+    has_exception: bool
+    tests: list[Module] = field(default_factory=list)
+    data_files: list[Path] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.rules
+
+
+@dataclass
+class PolicyResult:
+    rule: str
+    severity: str  # "error" | "warning"
+    message: str
+    path: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read policy file {path}: {exc}") from exc
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any], source: Path) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, source)
+        elif key in into:
+            raise UserError(f"{source}: data key {key!r} is already defined by another data file")
+        else:
+            into[key] = value
+
+
+def load_data(files: Iterable[Path]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for file in files:
+        text = _read(file)
+        try:
+            loaded = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise UserError(f"policy data file {file} is not valid: {exc}") from exc
+        if loaded is None:
+            continue
+        if not isinstance(loaded, dict):
+            raise UserError(f"policy data file {file} must hold a mapping")
+        _merge(data, loaded, file)
+    return data
+
+
+def load_policies(dirs: Sequence[Path], data_files: Sequence[Path] = ()) -> PolicySet:
+    """Read the Rego modules and data under *dirs* (missing dirs are a usage error)."""
+    modules: list[Module] = []
+    tests: list[Module] = []
+    found_data: list[Path] = list(data_files)
+    for directory in dirs:
+        if not directory.is_dir():
+            raise UserError(f"policy directory {directory} does not exist")
+        for path in sorted(directory.rglob("*.rego")):
+            module = Module(path, _read(path))
+            (tests if path.stem.endswith("_test") else modules).append(module)
+        if not data_files:
+            found_data.extend(p for p in (directory / n for n in DATA_NAMES) if p.is_file())
+    rules: set[str] = set()
+    has_exception = False
+    for module in modules:
+        if module.package != NAMESPACE:
+            continue
+        rules.update(m["name"] for m in RULE_HEAD.finditer(module.source))
+        has_exception = has_exception or bool(EXCEPTION_HEAD.search(module.source))
+    return PolicySet(
+        modules=modules,
+        data=load_data(found_data),
+        rules=sorted(rules),
+        has_exception=has_exception,
+        tests=tests,
+        data_files=found_data,
+    )
+
+
+def rego_error(exc: Exception, modules: Sequence[Module]) -> str:
+    """A one-line summary of a regopy error (its native message is an AST dump)."""
+    text = str(exc)
+    messages = re.findall(r"\(errormsg \d+:([^)]*)\)", text)
+    location = re.search(r"\(error \d+:([^|\s]+)\|(\d+)\|", text)
+    where = ""
+    if location:
+        name, offset = location[1], int(location[2])
+        for module in modules:
+            if str(module.path) == name:
+                line = module.source.count("\n", 0, offset) + 1
+                where = f"{module.path}:{line}: "
+                break
+        else:
+            where = f"{name}: "
+    summary = "; ".join(dict.fromkeys(m.strip() for m in messages)) or text.splitlines()[0]
+    return f"{where}{summary}"
+
+
+def new_interpreter(modules: Sequence[Module], data: dict[str, Any]) -> Any:
+    import regopy
+
+    interpreter = regopy.Interpreter()
+    try:
+        if data:
+            interpreter.add_data(data)
+        for module in modules:
+            interpreter.add_module(str(module.path), module.source)
+    except regopy.RegoError as exc:
+        raise UserError(f"policy does not compile: {rego_error(exc, modules)}") from exc
+    return interpreter
+
+
+def _query_text(policies: PolicySet) -> str:
+    parts = [f'"{rule}": data.{NAMESPACE}.{rule}' for rule in policies.rules]
+    if policies.has_exception:
+        parts.append(f'"exception": data.{NAMESPACE}.exception')
+    return "result := {" + ", ".join(parts) + "}"
+
+
+def results_from(value: Any, policies: PolicySet) -> list[PolicyResult]:
+    """Turn ``{rule: results, exception: [...]}`` into results, applying exceptions."""
+    if not isinstance(value, dict):
+        return []
+    excepted: set[str] = set()
+    for entry in value.get("exception") or []:
+        if isinstance(entry, list):
+            excepted.update(str(e) for e in entry)
+        elif isinstance(entry, str):
+            excepted.add(entry)
+    out: list[PolicyResult] = []
+    for rule in policies.rules:
+        prefix, _, suffix = rule.partition("_")
+        if suffix and suffix in excepted:
+            continue
+        raw = value.get(rule)
+        if raw is None:
+            continue
+        items = raw if isinstance(raw, list) else [raw]
+        severity = "warning" if prefix == "warn" else "error"
+        for item in items:
+            if isinstance(item, str):
+                out.append(PolicyResult(rule, severity, item))
+            elif isinstance(item, dict) and isinstance(item.get("msg"), str):
+                path = item.get("path")
+                details = {k: v for k, v in item.items() if k not in ("msg", "path")}
+                out.append(
+                    PolicyResult(
+                        rule,
+                        severity,
+                        item["msg"],
+                        path if isinstance(path, str) else None,
+                        details,
+                    )
+                )
+            elif item is True and not isinstance(raw, list):
+                out.append(PolicyResult(rule, severity, f"{rule} is true"))
+            else:
+                out.append(
+                    PolicyResult(
+                        rule, "error", f"{rule} returned {item!r}; expected a string or {{msg}}"
+                    )
+                )
+    return out
+
+
+class RegoEvaluator:
+    """The policy set compiled once; :meth:`evaluate` runs it on one object."""
+
+    def __init__(self, policies: PolicySet):
+        import regopy
+
+        self.policies = policies
+        self._bundle: Any = None
+        self._interpreter: Any = None
+        if policies.empty:
+            return
+        builder = new_interpreter(policies.modules, policies.data)
+        try:
+            self._bundle = builder.build(_query_text(policies))
+        except regopy.RegoError as exc:
+            raise UserError(
+                f"policy does not compile: {rego_error(exc, policies.modules)}"
+            ) from exc
+        self._interpreter = regopy.Interpreter()
+
+    def evaluate(self, obj: dict[str, Any]) -> list[PolicyResult]:
+        if self._bundle is None:
+            return []
+        import regopy
+
+        try:
+            self._interpreter.set_input(obj)
+            output = self._interpreter.query_bundle(self._bundle)
+        except (regopy.RegoError, TypeError, ValueError) as exc:
+            return [PolicyResult("policy-error", "error", f"policy evaluation failed: {exc}")]
+        if not output.ok():
+            return [
+                PolicyResult(
+                    "policy-error",
+                    "error",
+                    "policy evaluation failed (a built-in raised an error on this object)",
+                )
+            ]
+        if not output.results:
+            return []
+        value = output.results[0].bindings.get("result")
+        return results_from(value, self.policies)
+
+
+class OpaServerEvaluator:
+    """The same evaluation through a running OPA server (``--opa-url``).
+
+    The policies and data are uploaded under the ``gitops-validate/`` id prefix, then each object
+    is one query of ``data.main``.
+    """
+
+    def __init__(self, policies: PolicySet, url: str):
+        from urllib.parse import urlparse
+
+        from opa_client import OpaClient
+
+        self.policies = policies
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise UserError(f"--opa-url {url!r}: expected http(s)://host:port")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            self.client = OpaClient(
+                host=parsed.hostname, port=port, ssl=parsed.scheme == "https", version="v1"
+            )
+            self.client.check_connection()
+            for module in policies.modules:
+                policy_id = "gitops-validate/" + module.path.name
+                self.client.update_policy_from_string(module.source, policy_id)
+            if policies.data:
+                for key, value in policies.data.items():
+                    self.client.update_or_create_data(value, key)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(
+                f"OPA server at {url} is not usable: {exc}",
+                hint="start it with `opa run --server` or drop --opa-url to evaluate in-process",
+            ) from exc
+
+    def evaluate(self, obj: dict[str, Any]) -> list[PolicyResult]:
+        try:
+            response = self.client.query_rule(obj, NAMESPACE)
+        except Exception as exc:
+            return [PolicyResult("policy-error", "error", f"OPA query failed: {exc}")]
+        value = response.get("result") if isinstance(response, dict) else None
+        return results_from(value, self.policies)

@@ -1,0 +1,168 @@
+"""Alert and recording rules: ``promtool check rules`` and ``promtool test rules``.
+
+Every PrometheusRule's ``spec`` is written to a temporary directory as ``<metadata.name>.yaml``.
+Rule unit tests follow one convention: ``tests/rules/*_test.yaml`` files whose ``rule_files``
+entries are ``<PrometheusRule name>.yaml``; they are copied next to the extracted files and run
+there, so they test exactly what the manifests render.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools.errors import UserError
+from tools.validate.model import Resource
+
+STANDARD_LOCATIONS = ("/usr/bin/promtool", "/usr/local/bin/promtool", "/opt/prometheus/promtool")
+RULE_LOCATION = re.compile(r'group "(?P<group>[^"]*)", rule (?P<rule>\d+)')
+TIMEOUT = 120
+
+
+def promtool_binary() -> str:
+    found = shutil.which("promtool")
+    if found:
+        return found
+    for candidate in STANDARD_LOCATIONS:
+        if Path(candidate).is_file():
+            return candidate
+    raise UserError(
+        "promtool is needed to check PrometheusRule objects but was not found",
+        hint="install Prometheus (`apt-get install prometheus`) or put promtool on PATH",
+    )
+
+
+@dataclass
+class RuleIssue:
+    resource: Resource | None
+    rule: str
+    message: str
+    path: tuple[str | int, ...]
+    file: str | None = None
+
+
+def _run(args: list[str], cwd: Path) -> tuple[int, str]:
+    try:
+        proc = subprocess.run(
+            args, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise UserError(f"{' '.join(args[:3])} gave up after {TIMEOUT}s") from exc
+    except OSError as exc:
+        raise UserError(f"cannot run promtool: {exc}") from exc
+    return proc.returncode, (proc.stdout + proc.stderr)
+
+
+def _path_for(spec: Any, message: str) -> tuple[str | int, ...]:
+    match = RULE_LOCATION.search(message)
+    if not match or not isinstance(spec, dict):
+        return ("spec",)
+    for g_index, group in enumerate(spec.get("groups") or []):
+        if isinstance(group, dict) and group.get("name") == match["group"]:
+            return ("spec", "groups", g_index, "rules", int(match["rule"]) - 1)
+    return ("spec", "groups")
+
+
+def check(
+    rules: list[Resource],
+    tests_dir: Path | None,
+    display: Callable[[Path], str],
+    require_all_tests: bool,
+) -> list[RuleIssue]:
+    """Run promtool on the PrometheusRules (and the rule tests that can run against them)."""
+    if not rules and not (require_all_tests and tests_dir and any(tests_dir.glob("*_test.yaml"))):
+        return []
+    binary = promtool_binary()
+    issues: list[RuleIssue] = []
+    by_file: dict[str, Resource] = {}
+    with tempfile.TemporaryDirectory(prefix="gitops-promtool-") as tmp:
+        work = Path(tmp)
+        for resource in rules:
+            name = f"{resource.name or 'unnamed'}.yaml"
+            if name in by_file:
+                continue  # the same rule object rendered by several overlays
+            spec = resource.obj.get("spec")
+            (work / name).write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+            by_file[name] = resource
+        if by_file:
+            code, output = _run([binary, "check", "rules", *sorted(by_file)], work)
+            if code != 0:
+                issues.extend(_check_issues(output, by_file))
+        test_files = (
+            sorted(tests_dir.glob("*_test.yaml")) if tests_dir and tests_dir.is_dir() else []
+        )
+        for test in test_files:
+            issues.extend(_run_test(binary, test, work, by_file, display, require_all_tests))
+    return issues
+
+
+def _check_issues(output: str, by_file: dict[str, Resource]) -> list[RuleIssue]:
+    issues: list[RuleIssue] = []
+    for name, resource in by_file.items():
+        lines = [line for line in output.splitlines() if line.startswith(f"{name}:")]
+        section = re.search(
+            rf"Checking {re.escape(name)}\n(?P<body>.*?)(?=\nChecking |\Z)", output, re.DOTALL
+        )
+        body = section["body"] if section else ""
+        if "FAILED" not in body and not lines:
+            continue
+        if not lines:
+            lines = [body.strip() or "promtool check rules failed"]
+        for line in lines:
+            message = line.removeprefix(f"{name}:").strip()
+            issues.append(
+                RuleIssue(
+                    resource,
+                    "promtool-check",
+                    f"PrometheusRule {resource.name}: {message}",
+                    _path_for(resource.obj.get("spec"), message),
+                )
+            )
+    return issues
+
+
+def _run_test(
+    binary: str,
+    test: Path,
+    work: Path,
+    by_file: dict[str, Resource],
+    display: Callable[[Path], str],
+    require_all: bool,
+) -> list[RuleIssue]:
+    shown = display(test)
+    try:
+        content = yaml.safe_load(test.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return [RuleIssue(None, "promtool-test", f"cannot read rule test: {exc}", (), shown)]
+    wanted = content.get("rule_files") if isinstance(content, dict) else None
+    if not isinstance(wanted, list) or not all(isinstance(w, str) for w in wanted):
+        return [RuleIssue(None, "promtool-test", "rule test has no rule_files list", (), shown)]
+    missing = [w for w in wanted if w not in by_file]
+    if missing:
+        if not require_all:
+            return []
+        return [
+            RuleIssue(
+                None,
+                "promtool-test",
+                f"rule test needs {', '.join(missing)} but no PrometheusRule with that name "
+                "was rendered",
+                (),
+                shown,
+            )
+        ]
+    copy = work / test.name
+    shutil.copyfile(test, copy)
+    code, output = _run([binary, "test", "rules", copy.name], work)
+    if code == 0:
+        return []
+    detail = "\n".join(line for line in output.splitlines() if line.strip())
+    return [RuleIssue(None, "promtool-test", f"promtool test rules failed:\n{detail}", (), shown)]

@@ -1,0 +1,630 @@
+"""Checks across objects: does every name an object points at exist, and fit?
+
+Objects are checked within their *scope*: everything one kustomization renders, or all plain
+manifest files of the run together.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.validate.model import Resource
+from tools.validate.workloads import (
+    containers,
+    dig,
+    labels_of,
+    pod_template,
+    selector_matches,
+)
+
+Report = Callable[[Resource, str, str, str, tuple[str | int, ...]], None]
+# report(resource, severity, rule, message, path)
+
+ARG_USE = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "ClusterIssuer",
+        "ClusterSecretStore",
+        "ClusterAnalysisTemplate",
+        "PriorityClass",
+        "StorageClass",
+        "IngressClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "PersistentVolume",
+        "ClusterWorkflowTemplate",
+    }
+)
+
+
+@dataclass
+class Scope:
+    resources: list[Resource]
+    by_kind: dict[str, list[Resource]] = field(default_factory=lambda: defaultdict(list))
+
+    def __post_init__(self) -> None:
+        for resource in self.resources:
+            self.by_kind[resource.kind].append(resource)
+
+    def find(self, kind: str, name: str, namespace: str | None) -> Resource | None:
+        for resource in self.by_kind.get(kind, []):
+            if resource.name != name:
+                continue
+            if kind in CLUSTER_SCOPED or _same_namespace(resource.namespace, namespace):
+                return resource
+        return None
+
+    def in_namespace(self, kind: str, namespace: str | None) -> Iterable[Resource]:
+        return (r for r in self.by_kind.get(kind, []) if _same_namespace(r.namespace, namespace))
+
+    def pod_templates(self, namespace: str | None) -> Iterable[tuple[Resource, dict[str, Any]]]:
+        for resource in self.resources:
+            if not _same_namespace(resource.namespace, namespace):
+                continue
+            found = pod_template(resource.obj)
+            if found is not None:
+                yield resource, found[0]
+            elif resource.kind == "Rollout":
+                ref = dig(resource.obj, "spec", "workloadRef", "name")
+                target = self.find("Deployment", ref, resource.namespace) if ref else None
+                found = pod_template(target.obj) if target else None
+                if found is not None:
+                    yield resource, found[0]
+
+
+def _same_namespace(a: str | None, b: str | None) -> bool:
+    # An object without a namespace lands in whatever namespace it is applied to.
+    return a is None or b is None or a == b
+
+
+def _secret_providers(scope: Scope, namespace: str | None) -> set[str]:
+    names = {r.name for r in scope.in_namespace("Secret", namespace)}
+    names |= {r.name for r in scope.in_namespace("SealedSecret", namespace)}
+    for external in scope.in_namespace("ExternalSecret", namespace):
+        names.add(dig(external.obj, "spec", "target", "name") or external.name)
+    for cert in scope.in_namespace("Certificate", namespace):
+        secret = dig(cert.obj, "spec", "secretName")
+        if isinstance(secret, str):
+            names.add(secret)
+    return names
+
+
+def check_duplicates(scope: Scope, report: Report) -> None:
+    seen: dict[tuple[str, str, str | None, str], Resource] = {}
+    for resource in scope.resources:
+        key = (resource.group, resource.kind, resource.namespace, resource.name)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = resource
+            continue
+        report(
+            resource,
+            "error",
+            "duplicate-object",
+            f"{resource.ref} is defined twice (also in {Path(first.origin or first.file).name})",
+            ("metadata", "name"),
+        )
+
+
+def check_services(scope: Scope, report: Report) -> None:
+    for service in scope.by_kind.get("Service", []):
+        selector = dig(service.obj, "spec", "selector")
+        if not isinstance(selector, dict) or not selector:
+            continue
+        pods = [
+            (owner, template)
+            for owner, template in scope.pod_templates(service.namespace)
+            if selector_matches(selector, labels_of(template))
+        ]
+        if not pods:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(selector.items()))
+            report(
+                service,
+                "error",
+                "ref-service-selector",
+                f"Service {service.name}: selector {{{shown}}} matches no pod template",
+                ("spec", "selector"),
+            )
+            continue
+        ports = dig(service.obj, "spec", "ports") or []
+        for index, port in enumerate(ports if isinstance(ports, list) else []):
+            target = port.get("targetPort") if isinstance(port, dict) else None
+            if not isinstance(target, str):
+                continue
+            names = {
+                p.get("name")
+                for _, template in pods
+                for container, _ in containers(template)
+                for p in container.get("ports") or []
+                if isinstance(p, dict)
+            }
+            if target not in names:
+                report(
+                    service,
+                    "error",
+                    "ref-port-name",
+                    f"Service {service.name}: targetPort {target!r} is not a container port "
+                    "name of the selected pods "
+                    f"(have: {', '.join(sorted(map(str, names))) or 'none'})",
+                    ("spec", "ports", index, "targetPort"),
+                )
+
+
+def _analysis_refs(obj: dict[str, Any]) -> Iterable[tuple[dict[str, Any], tuple[str | int, ...]]]:
+    """Every `analysis`-like block (templates + args) in a Rollout with its path."""
+    strategy = dig(obj, "spec", "strategy") or {}
+    canary = strategy.get("canary") if isinstance(strategy, dict) else None
+    if isinstance(canary, dict):
+        if isinstance(canary.get("analysis"), dict):
+            yield canary["analysis"], ("spec", "strategy", "canary", "analysis")
+        for index, step in enumerate(canary.get("steps") or []):
+            if isinstance(step, dict) and isinstance(step.get("analysis"), dict):
+                yield step["analysis"], ("spec", "strategy", "canary", "steps", index, "analysis")
+    blue_green = strategy.get("blueGreen") if isinstance(strategy, dict) else None
+    if isinstance(blue_green, dict):
+        for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
+            if isinstance(blue_green.get(key), dict):
+                yield blue_green[key], ("spec", "strategy", "blueGreen", key)
+
+
+def check_rollouts(scope: Scope, report: Report) -> None:
+    for rollout in scope.by_kind.get("Rollout", []):
+        strategy = dig(rollout.obj, "spec", "strategy") or {}
+        for kind_key, fields in (
+            ("canary", ("canaryService", "stableService")),
+            ("blueGreen", ("activeService", "previewService")),
+        ):
+            block = strategy.get(kind_key) if isinstance(strategy, dict) else None
+            if not isinstance(block, dict):
+                continue
+            for key in fields:
+                name = block.get(key)
+                if isinstance(name, str) and not scope.find("Service", name, rollout.namespace):
+                    report(
+                        rollout,
+                        "error",
+                        "ref-rollout-service",
+                        f"Rollout {rollout.name}: {key} {name!r} does not exist",
+                        ("spec", "strategy", kind_key, key),
+                    )
+            ingress = dig(block, "trafficRouting", "nginx", "stableIngress")
+            if isinstance(ingress, str) and not scope.find("Ingress", ingress, rollout.namespace):
+                report(
+                    rollout,
+                    "error",
+                    "ref-rollout-service",
+                    f"Rollout {rollout.name}: stableIngress {ingress!r} does not exist",
+                    ("spec", "strategy", kind_key, "trafficRouting", "nginx", "stableIngress"),
+                )
+        for analysis, path in _analysis_refs(rollout.obj):
+            supplied = {a.get("name") for a in analysis.get("args") or [] if isinstance(a, dict)}
+            for index, ref in enumerate(analysis.get("templates") or []):
+                if not isinstance(ref, dict) or not isinstance(ref.get("templateName"), str):
+                    continue
+                name = ref["templateName"]
+                kind = "ClusterAnalysisTemplate" if ref.get("clusterScope") else "AnalysisTemplate"
+                template = scope.find(kind, name, rollout.namespace)
+                where = (*path, "templates", index, "templateName")
+                if template is None:
+                    report(
+                        rollout,
+                        "error",
+                        "ref-analysis-template",
+                        f"Rollout {rollout.name}: {kind} {name!r} does not exist",
+                        where,
+                    )
+                    continue
+                for arg in dig(template.obj, "spec", "args") or []:
+                    if not isinstance(arg, dict) or "value" in arg or "valueFrom" in arg:
+                        continue
+                    if arg.get("name") not in supplied:
+                        report(
+                            rollout,
+                            "error",
+                            "ref-analysis-args",
+                            f"Rollout {rollout.name}: {kind} {name} needs arg "
+                            f"{arg.get('name')!r}, which the Rollout does not pass",
+                            (*path, "args") if "args" in analysis else where,
+                        )
+
+
+def check_analysis_templates(scope: Scope, report: Report) -> None:
+    for kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
+        for template in scope.by_kind.get(kind, []):
+            declared = {
+                a.get("name")
+                for a in dig(template.obj, "spec", "args") or []
+                if isinstance(a, dict)
+            }
+            for index, metric in enumerate(dig(template.obj, "spec", "metrics") or []):
+                used = set(ARG_USE.findall(repr(metric)))
+                for name in sorted(used - declared):
+                    report(
+                        template,
+                        "error",
+                        "ref-analysis-args",
+                        f"{kind} {template.name}: metric uses {{{{args.{name}}}}} but spec.args "
+                        f"does not declare {name!r}",
+                        ("spec", "metrics", index),
+                    )
+
+
+def check_scaling(scope: Scope, report: Report) -> None:
+    for hpa in scope.by_kind.get("HorizontalPodAutoscaler", []):
+        target = dig(hpa.obj, "spec", "scaleTargetRef")
+        if not isinstance(target, dict):
+            continue
+        kind, name = target.get("kind"), target.get("name")
+        missing = isinstance(kind, str) and isinstance(name, str)
+        if missing and scope.find(str(kind), str(name), hpa.namespace) is None:
+            report(
+                hpa,
+                "error",
+                "ref-scale-target",
+                f"HorizontalPodAutoscaler {hpa.name}: scaleTargetRef {kind} {name!r} "
+                "does not exist",
+                ("spec", "scaleTargetRef"),
+            )
+    for pdb in scope.by_kind.get("PodDisruptionBudget", []):
+        selector = dig(pdb.obj, "spec", "selector")
+        if not any(
+            selector_matches(selector, labels_of(t)) for _, t in scope.pod_templates(pdb.namespace)
+        ):
+            report(
+                pdb,
+                "error",
+                "ref-pdb-selector",
+                f"PodDisruptionBudget {pdb.name}: selector matches no pod template",
+                ("spec", "selector"),
+            )
+
+
+def check_pods(scope: Scope, report: Report) -> None:
+    for resource in scope.resources:
+        found = pod_template(resource.obj)
+        if found is None:
+            continue
+        template, base = found
+        namespace = resource.namespace
+        secrets = None
+        for container, path in containers(template, base):
+            port_names = {
+                p.get("name") for p in container.get("ports") or [] if isinstance(p, dict)
+            }
+            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                for handler in ("httpGet", "tcpSocket", "grpc"):
+                    port = dig(container, probe, handler, "port")
+                    if isinstance(port, str) and port not in port_names:
+                        report(
+                            resource,
+                            "error",
+                            "ref-port-name",
+                            f"{resource.kind} {resource.name}: container "
+                            f"{container.get('name')!r} {probe} uses port {port!r}, which is "
+                            "not one of its port names",
+                            (*path, probe, handler, "port"),
+                        )
+            refs: list[tuple[str, str, tuple[str | int, ...]]] = []
+            for index, source in enumerate(container.get("envFrom") or []):
+                if not isinstance(source, dict):
+                    continue
+                for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                    ref = source.get(key)
+                    if isinstance(ref, dict) and not ref.get("optional"):
+                        refs.append((kind, ref.get("name"), (*path, "envFrom", index, key)))
+            for index, env in enumerate(container.get("env") or []):
+                value_from = env.get("valueFrom") if isinstance(env, dict) else None
+                if not isinstance(value_from, dict):
+                    continue
+                for key, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+                    ref = value_from.get(key)
+                    if isinstance(ref, dict) and not ref.get("optional"):
+                        refs.append(
+                            (kind, ref.get("name"), (*path, "env", index, "valueFrom", key))
+                        )
+            for kind, name, where in refs:
+                if not isinstance(name, str):
+                    continue
+                if kind == "Secret":
+                    secrets = (
+                        secrets if secrets is not None else _secret_providers(scope, namespace)
+                    )
+                    ok = name in secrets
+                else:
+                    ok = scope.find("ConfigMap", name, namespace) is not None
+                if not ok:
+                    report(
+                        resource,
+                        "error",
+                        f"ref-{kind.lower()}",
+                        f"{resource.kind} {resource.name}: {kind} {name!r} is not defined"
+                        + (
+                            " (no Secret, ExternalSecret or Certificate creates it)"
+                            if kind == "Secret"
+                            else ""
+                        ),
+                        where,
+                    )
+        spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+        for index, volume in enumerate(spec.get("volumes") or []):
+            if not isinstance(volume, dict):
+                continue
+            for key, kind, name_key in (
+                ("configMap", "ConfigMap", "name"),
+                ("secret", "Secret", "secretName"),
+            ):
+                ref = volume.get(key)
+                if not isinstance(ref, dict) or ref.get("optional"):
+                    continue
+                name = ref.get(name_key)
+                if not isinstance(name, str):
+                    continue
+                if kind == "Secret":
+                    secrets = (
+                        secrets if secrets is not None else _secret_providers(scope, namespace)
+                    )
+                    ok = name in secrets
+                else:
+                    ok = scope.find("ConfigMap", name, namespace) is not None
+                if not ok:
+                    report(
+                        resource,
+                        "error",
+                        f"ref-{kind.lower()}",
+                        f"{resource.kind} {resource.name}: volume {volume.get('name')!r} uses "
+                        f"{kind} {name!r}, which is not defined",
+                        (*base, "spec", "volumes", index, key, name_key),
+                    )
+        account = spec.get("serviceAccountName")
+        if (
+            isinstance(account, str)
+            and account != "default"
+            and scope.by_kind.get("ServiceAccount")
+            and scope.find("ServiceAccount", account, namespace) is None
+        ):
+            report(
+                resource,
+                "error",
+                "ref-service-account",
+                f"{resource.kind} {resource.name}: ServiceAccount {account!r} is not defined",
+                (*base, "spec", "serviceAccountName"),
+            )
+
+
+def check_monitors(scope: Scope, report: Report) -> None:
+    for monitor in scope.by_kind.get("ServiceMonitor", []):
+        selector = dig(monitor.obj, "spec", "selector")
+        namespaces = dig(monitor.obj, "spec", "namespaceSelector", "matchNames")
+        services = [
+            s
+            for s in scope.by_kind.get("Service", [])
+            if selector_matches(selector, labels_of(s.obj))
+            and (
+                not isinstance(namespaces, list) or s.namespace is None or s.namespace in namespaces
+            )
+            and (isinstance(namespaces, list) or _same_namespace(s.namespace, monitor.namespace))
+        ]
+        if not services:
+            report(
+                monitor,
+                "error",
+                "ref-service-selector",
+                f"ServiceMonitor {monitor.name}: selector matches no Service",
+                ("spec", "selector"),
+            )
+            continue
+        names = {
+            p.get("name")
+            for s in services
+            for p in dig(s.obj, "spec", "ports") or []
+            if isinstance(p, dict)
+        }
+        for index, endpoint in enumerate(dig(monitor.obj, "spec", "endpoints") or []):
+            port = endpoint.get("port") if isinstance(endpoint, dict) else None
+            if isinstance(port, str) and port not in names:
+                report(
+                    monitor,
+                    "error",
+                    "ref-port-name",
+                    f"ServiceMonitor {monitor.name}: endpoint port {port!r} is not a port name "
+                    f"of the selected Services (have: {', '.join(sorted(map(str, names)))})",
+                    ("spec", "endpoints", index, "port"),
+                )
+
+
+def check_ingresses(scope: Scope, report: Report) -> None:
+    for ingress in scope.by_kind.get("Ingress", []):
+        backends: list[tuple[Any, tuple[str | int, ...]]] = []
+        default = dig(ingress.obj, "spec", "defaultBackend", "service")
+        if default is not None:
+            backends.append((default, ("spec", "defaultBackend", "service")))
+        for r_index, rule in enumerate(dig(ingress.obj, "spec", "rules") or []):
+            for p_index, path in enumerate(dig(rule, "http", "paths") or []):
+                backends.append(
+                    (
+                        dig(path, "backend", "service"),
+                        ("spec", "rules", r_index, "http", "paths", p_index, "backend", "service"),
+                    )
+                )
+        for backend, where in backends:
+            if not isinstance(backend, dict) or not isinstance(backend.get("name"), str):
+                continue
+            service = scope.find("Service", backend["name"], ingress.namespace)
+            if service is None:
+                report(
+                    ingress,
+                    "error",
+                    "ref-ingress-backend",
+                    f"Ingress {ingress.name}: backend Service {backend['name']!r} does not exist",
+                    (*where, "name"),
+                )
+                continue
+            port = backend.get("port") or {}
+            ports = [p for p in dig(service.obj, "spec", "ports") or [] if isinstance(p, dict)]
+            if "name" in port and port["name"] not in {p.get("name") for p in ports}:
+                report(
+                    ingress,
+                    "error",
+                    "ref-ingress-backend",
+                    f"Ingress {ingress.name}: Service {service.name} has no port named "
+                    f"{port['name']!r}",
+                    (*where, "port", "name"),
+                )
+            if "number" in port and port["number"] not in {p.get("port") for p in ports}:
+                report(
+                    ingress,
+                    "error",
+                    "ref-ingress-backend",
+                    f"Ingress {ingress.name}: Service {service.name} has no port {port['number']}",
+                    (*where, "port", "number"),
+                )
+        secrets: set[str] | None = None
+        for index, tls in enumerate(dig(ingress.obj, "spec", "tls") or []):
+            name = tls.get("secretName") if isinstance(tls, dict) else None
+            if not isinstance(name, str):
+                continue
+            secrets = (
+                secrets if secrets is not None else _secret_providers(scope, ingress.namespace)
+            )
+            annotations = dig(ingress.obj, "metadata", "annotations") or {}
+            from_issuer = any(k.startswith("cert-manager.io/") for k in annotations)
+            if name not in secrets and not from_issuer:
+                report(
+                    ingress,
+                    "error",
+                    "ref-secret",
+                    f"Ingress {ingress.name}: TLS Secret {name!r} is not defined and no "
+                    "Certificate or cert-manager annotation creates it",
+                    ("spec", "tls", index, "secretName"),
+                )
+
+
+def _glob(pattern: Any, value: str) -> bool:
+    if not isinstance(pattern, str):
+        return False
+    negate = pattern.startswith("!")
+    matched = fnmatch.fnmatchcase(value, pattern.lstrip("!"))
+    return not matched if negate else matched
+
+
+def check_applications(
+    scope: Scope,
+    report: Report,
+    repo_root: Path,
+    renders: Callable[[Path], str | None],
+    is_this_repo: Callable[[str], bool],
+) -> None:
+    """Argo CD Applications: source paths exist and render; the AppProject allows them."""
+    for app in scope.by_kind.get("Application", []):
+        if not app.api_version.startswith("argoproj.io/"):
+            continue
+        spec = app.obj.get("spec") if isinstance(app.obj.get("spec"), dict) else {}
+        sources: list[tuple[dict[str, Any], tuple[str | int, ...]]] = []
+        if isinstance(spec.get("source"), dict):
+            sources.append((spec["source"], ("spec", "source")))
+        for index, source in enumerate(spec.get("sources") or []):
+            if isinstance(source, dict):
+                sources.append((source, ("spec", "sources", index)))
+        for source, where in sources:
+            path = source.get("path")
+            repo = source.get("repoURL")
+            if not isinstance(path, str) or source.get("chart") or not isinstance(repo, str):
+                continue
+            if not is_this_repo(repo):
+                continue
+            target = (repo_root / path).resolve()
+            if not target.is_relative_to(repo_root) or not target.is_dir():
+                report(
+                    app,
+                    "error",
+                    "ref-app-path",
+                    f"Application {app.name}: source path {path!r} does not exist in this "
+                    "repository",
+                    (*where, "path"),
+                )
+                continue
+            problem = renders(target)
+            if problem is not None:
+                report(
+                    app,
+                    "error",
+                    "ref-app-path",
+                    f"Application {app.name}: source path {path!r} does not render: {problem}",
+                    (*where, "path"),
+                )
+        project_name = spec.get("project") or "default"
+        project = scope.find("AppProject", project_name, None)
+        if project is None:
+            if project_name != "default" and scope.by_kind.get("AppProject"):
+                report(
+                    app,
+                    "error",
+                    "ref-app-project",
+                    f"Application {app.name}: AppProject {project_name!r} does not exist",
+                    ("spec", "project"),
+                )
+            continue
+        destination = spec.get("destination") if isinstance(spec.get("destination"), dict) else {}
+        allowed = dig(project.obj, "spec", "destinations") or []
+        namespace = str(destination.get("namespace") or "")
+        server = destination.get("server")
+        cluster = destination.get("name")
+        ok = any(
+            isinstance(entry, dict)
+            and (
+                (isinstance(server, str) and _glob(entry.get("server"), server))
+                or (isinstance(cluster, str) and _glob(entry.get("name"), cluster))
+            )
+            and _glob(entry.get("namespace"), namespace)
+            for entry in allowed
+        )
+        if not ok:
+            report(
+                app,
+                "error",
+                "ref-app-project",
+                f"Application {app.name}: destination {server or cluster} namespace "
+                f"{namespace!r} is not allowed by AppProject {project_name}",
+                ("spec", "destination"),
+            )
+        repos = dig(project.obj, "spec", "sourceRepos") or []
+        for source, where in sources:
+            repo = source.get("repoURL")
+            if isinstance(repo, str) and not any(_glob(p, repo) for p in repos):
+                report(
+                    app,
+                    "error",
+                    "ref-app-project",
+                    f"Application {app.name}: repoURL {repo!r} is not in AppProject "
+                    f"{project_name} sourceRepos",
+                    (*where, "repoURL"),
+                )
+
+
+def check_scope(
+    resources: list[Resource],
+    report: Report,
+    repo_root: Path,
+    renders: Callable[[Path], str | None],
+    is_this_repo: Callable[[str], bool],
+) -> None:
+    scope = Scope(resources)
+    check_duplicates(scope, report)
+    check_services(scope, report)
+    check_rollouts(scope, report)
+    check_analysis_templates(scope, report)
+    check_scaling(scope, report)
+    check_pods(scope, report)
+    check_monitors(scope, report)
+    check_ingresses(scope, report)
+    check_applications(scope, report, repo_root, renders, is_this_repo)

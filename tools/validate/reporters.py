@@ -1,0 +1,161 @@
+"""Report formats: text (default), json, junit, sarif (code scanning), github (annotations)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from xml.etree import ElementTree as ET
+
+from tools.validate.model import Finding, Report
+
+FORMATS = ("text", "json", "junit", "sarif", "github")
+TOOL_URI = "https://github.com/example-org/mlops-gitops/blob/main/docs/VALIDATE.md"
+
+
+def _where(finding: Finding) -> str:
+    if finding.file and finding.line:
+        return f"{finding.file}:{finding.line}"
+    return finding.file or "-"
+
+
+def text(report: Report, *, color: bool = False) -> str:
+    def paint(code: str, value: str) -> str:
+        return f"\033[{code}m{value}\033[0m" if color else value
+
+    by_file: dict[str, list[Finding]] = defaultdict(list)
+    for finding in report.findings:
+        by_file[finding.file or "(no file)"].append(finding)
+    lines: list[str] = []
+    for file in sorted(by_file):
+        lines.append(paint("1", file))
+        for finding in by_file[file]:
+            label = paint("31", "error") if finding.severity == "error" else paint("33", "warning")
+            where = f"{finding.line}" if finding.line else "-"
+            lines.append(f"  {where:>5}  {label}  {finding.message}  {paint('2', finding.rule)}")
+            if finding.hint:
+                lines.append(f"         hint: {finding.hint}")
+        lines.append("")
+    s = report.summary
+    verdict = paint("31", "FAILED") if s.errors else paint("32", "OK")
+    lines.append(
+        f"{verdict}: {s.resources} resources in {s.files} files, "
+        f"{s.errors} error{'s' if s.errors != 1 else ''}, "
+        f"{s.warnings} warning{'s' if s.warnings != 1 else ''}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def as_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+def junit(report: Report) -> str:
+    suite = ET.Element(
+        "testsuite",
+        name="gitops validate",
+        tests=str(max(1, len(report.findings))),
+        failures=str(report.summary.errors),
+        errors="0",
+        skipped="0",
+    )
+    if not report.findings:
+        ET.SubElement(suite, "testcase", classname="gitops.validate", name="all checks")
+    for finding in report.findings:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"gitops.validate.{finding.rule}",
+            name=f"{_where(finding)} {finding.resource or ''}".strip(),
+            file=finding.file or "",
+            line=str(finding.line or 0),
+        )
+        if finding.severity == "error":
+            failure = ET.SubElement(case, "failure", type=finding.rule, message=finding.message)
+            failure.text = json.dumps(finding.to_dict(), indent=2)
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = f"warning: {finding.message}"
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def sarif(report: Report) -> str:
+    rules = sorted({f.rule for f in report.findings})
+    results = []
+    for finding in report.findings:
+        result: dict[str, object] = {
+            "ruleId": finding.rule,
+            "level": "error" if finding.severity == "error" else "warning",
+            "message": {
+                "text": finding.message + (f" (hint: {finding.hint})" if finding.hint else "")
+            },
+        }
+        if finding.file and not finding.file.startswith(("/", "http")):
+            region = {"startLine": finding.line} if finding.line else {}
+            location: dict[str, object] = {"artifactLocation": {"uri": finding.file}}
+            if region:
+                location["region"] = region
+            result["locations"] = [{"physicalLocation": location}]
+        if finding.resource is not None:
+            result["properties"] = {"resource": finding.resource.to_dict(), "path": finding.path}
+        results.append(result)
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "gitops-validate",
+                        "informationUri": TOOL_URI,
+                        "rules": [
+                            {"id": rule, "shortDescription": {"text": rule}} for rule in rules
+                        ],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _escape(value: str, *, prop: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def github(report: Report) -> str:
+    """GitHub Actions workflow commands (``::error file=...,line=...::message``)."""
+    lines = []
+    for finding in report.findings:
+        props = []
+        if finding.file:
+            props.append(f"file={_escape(finding.file, prop=True)}")
+        if finding.line:
+            props.append(f"line={finding.line}")
+        props.append(f"title={_escape(finding.rule, prop=True)}")
+        level = "error" if finding.severity == "error" else "warning"
+        lines.append(f"::{level} {','.join(props)}::{_escape(finding.message)}")
+    s = report.summary
+    lines.append(
+        f"gitops validate: {s.resources} resources in {s.files} files, "
+        f"{s.errors} errors, {s.warnings} warnings"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render(report: Report, fmt: str, *, color: bool = False) -> str:
+    if fmt == "json":
+        return as_json(report)
+    if fmt == "junit":
+        return junit(report)
+    if fmt == "sarif":
+        return sarif(report)
+    if fmt == "github":
+        return github(report)
+    return text(report, color=color)

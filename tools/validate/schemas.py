@@ -1,0 +1,134 @@
+"""Compiled JSON Schema validators per (apiVersion, kind).
+
+Kubernetes schemas come from the strict schema set bundled in the ``kubernetes-validate`` wheel
+for the target version; CRD schemas from :mod:`tools.validate.crds`. Validators are compiled
+with ``jsonschema-rs`` the first time a kind is seen and reused for every later object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from tools.errors import UserError
+from tools.validate.crds import CrdSchema
+
+DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"
+
+
+@cache
+def bundled_root() -> Path:
+    try:
+        import kubernetes_validate
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise UserError(
+            "the kubernetes-validate package (bundled Kubernetes schemas) is not installed",
+            hint="pip install -e '.[tools]'",
+        ) from exc
+    return Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+
+
+def supported_versions() -> list[str]:
+    found = []
+    for entry in bundled_root().iterdir():
+        match = re.fullmatch(r"v(\d+)\.(\d+)\.\d+-local-strict", entry.name)
+        if match:
+            found.append((int(match[1]), int(match[2])))
+    return [f"{a}.{b}" for a, b in sorted(found)]
+
+
+def schema_dir(version: str) -> Path:
+    candidates = sorted(bundled_root().glob(f"v{version}.*-local-strict"))
+    if not candidates:
+        versions = supported_versions()
+        span = f"{versions[0]}-{versions[-1]}" if versions else "none"
+        raise UserError(
+            f"no bundled Kubernetes schemas for version {version} (available: {span})",
+            hint="pass --kubernetes-version with a supported MAJOR.MINOR",
+        )
+    return candidates[-1]
+
+
+def is_builtin_group(group: str) -> bool:
+    """Groups served by the Kubernetes API server itself (schemas come with the wheel)."""
+    return group == "" or "." not in group or group.endswith(".k8s.io")
+
+
+@dataclass
+class Validator:
+    validator: Any  # jsonschema_rs validator
+    source: str
+
+
+@dataclass
+class SchemaStore:
+    """Lazily compiled validators for one Kubernetes version plus registered CRDs."""
+
+    kubernetes_version: str
+    crds: dict[tuple[str, str], CrdSchema] = field(default_factory=dict)
+    _root: Path | None = None
+    _registry: Any = None
+    _validators: dict[tuple[str, str], Validator | None] = field(default_factory=dict)
+    broken: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._root = schema_dir(self.kubernetes_version)
+
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            assert self._root is not None
+            definitions = json.loads((self._root / "_definitions.json").read_text("utf-8"))
+            self._registry = jsonschema_rs.Registry([(DEFINITIONS_URI, definitions)])
+        return self._registry
+
+    def add_crd(self, schema: CrdSchema) -> None:
+        """Register a CRD version; the first registration of an (apiVersion, kind) wins."""
+        key = (schema.api_version, schema.kind)
+        self.crds.setdefault(key, schema)
+
+    def builtin_schema_file(self, api_version: str, kind: str) -> Path | None:
+        assert self._root is not None
+        group, _, version = api_version.rpartition("/")
+        if not is_builtin_group(group):
+            return None
+        stem = kind.lower() + (f"-{group.split('.')[0]}" if group else "") + f"-{version}"
+        path = self._root / f"{stem}.json"
+        return path if path.is_file() else None
+
+    def has_schema(self, api_version: str, kind: str) -> bool:
+        return (api_version, kind) in self.crds or self.builtin_schema_file(
+            api_version, kind
+        ) is not None
+
+    def validator(self, api_version: str, kind: str) -> Validator | None:
+        """The compiled validator, or None if there is no (usable) schema for this kind."""
+        key = (api_version, kind)
+        if key in self._validators:
+            return self._validators[key]
+        compiled: Validator | None = None
+        crd = self.crds.get(key)
+        try:
+            if crd is not None:
+                compiled = Validator(
+                    jsonschema_rs.validator_for(crd.schema, registry=self.registry), crd.source
+                )
+            else:
+                path = self.builtin_schema_file(api_version, kind)
+                if path is not None:
+                    schema = json.loads(path.read_text("utf-8"))
+                    compiled = Validator(
+                        jsonschema_rs.validator_for(schema, registry=self.registry),
+                        f"kubernetes {self.kubernetes_version}",
+                    )
+        except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
+            source = crd.source if crd is not None else api_version
+            self.broken[key] = f"schema for {kind} {api_version} from {source} is invalid: {exc}"
+        self._validators[key] = compiled
+        return compiled
