@@ -23,12 +23,17 @@ KUBERNETES_VERSION = "1.33"
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO.parent / "shared" / "crds"
 
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 METADATA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["name"],
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253},
+        "name": {
+            "type": "string",
+            "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+            "maxLength": 253,
+        },
         "namespace": {"type": "string"},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
         "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
