@@ -50,11 +50,10 @@ class ImageRef:
 
     @property
     def version(self) -> str:
-        """The reference without the name: ``1.2.3``, ``@sha256:…`` or ``1.2.3@sha256:…``."""
-        text = self.tag or ""
-        if self.digest:
-            text += f"@{self.digest}"
-        return text or "(unset)"
+        """The reference without the name: ``1.2.3``, ``sha256:…`` or ``1.2.3@sha256:…``."""
+        if self.tag and self.digest:
+            return f"{self.tag}@{self.digest}"
+        return self.tag or self.digest or "(unset)"
 
     @property
     def short(self) -> str:

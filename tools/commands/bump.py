@@ -200,9 +200,12 @@ def validate_overlay(ctx: Context, tree: Path, env: str) -> None:
     """Run the ``gitops validate`` engine on the changed overlay only; refuse on errors."""
     from tools.validate import load_options, validate_paths  # the engine of `gitops validate`
 
-    # Options come from the user's checkout so relative CRD folders (../shared/crds) resolve;
-    # promtool rule tests are not about this change and stay out of it.
-    options = load_options(ctx.top, run_rule_tests=False)
+    # The worktree is the repository being validated (its config and policies are those of
+    # the base commit), but CRD folders configured relative to the checkout (../shared/crds)
+    # only resolve from the user's checkout, so those are handed over. promtool rule tests are
+    # not about this change and stay out of it.
+    from_checkout = load_options(ctx.top)
+    options = load_options(tree, run_rule_tests=False, crd_dirs=from_checkout.crd_dirs)
     report = validate_paths([tree / overlay_dir(env)], options)
     errors = list(report.errors)
     if errors:
@@ -285,7 +288,7 @@ def pr_body(change: Change, edit: Edit, tool: str) -> str:
         lines += ["- none (the image is not used by any rendered object)"]
     lines += [""]
     details = format_markdown([KustomizationDiff(overlay_dir(change.env), edit.objects)])
-    lines += ["<details><summary>Rendered diff</summary>", "", details, "</details>", ""]
+    lines += [details, ""]
     lines += [f"_Opened by `{tool}`._"]
     return "\n".join(lines) + "\n"
 
