@@ -40,6 +40,8 @@ class FaultyPredictor:
         if fault not in FAULTS:
             raise ValueError(f"REHEARSAL_FAULT must be one of {', '.join(FAULTS)}, not {fault!r}")
         self.inner = inner
+        self.info: ModelInfo = inner.info
+        self.columns: Sequence[Column] = inner.columns
         self.fault = fault
         self.every = max(1, round(1 / error_rate)) if error_rate > 0 else 0
         self.latency = latency
@@ -47,16 +49,10 @@ class FaultyPredictor:
         self._lock = threading.Lock()
         self._warm = False
 
-    @property
-    def info(self) -> ModelInfo:
-        return self.inner.info
-
-    @property
-    def columns(self) -> Sequence[Column]:
-        return self.inner.columns
-
     def load(self) -> None:
         self.inner.load()
+        self.info = self.inner.info
+        self.columns = self.inner.columns
 
     def predict(self, features: npt.NDArray[np.float64]) -> Prediction:
         if not self._warm:  # the first prediction (a warm-up, if any) stays healthy

@@ -80,6 +80,7 @@ class PrometheusServer:
         self.binary = find_prometheus()
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="rehearsal-prometheus-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.scrape_interval = scrape_interval
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

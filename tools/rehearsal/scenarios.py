@@ -1,0 +1,278 @@
+"""A canary rehearsal on one machine: Prometheus, a stable and a canary API, load, analysis.
+
+:class:`Rehearsal` owns the shared pieces (models, Prometheus, the stable API) and runs one
+:class:`Scenario` at a time: it starts that scenario's canary, registers it as a scrape
+target with its own pod-template hash, sends weighted load, lets the rate window fill, and
+then runs the repository's AnalysisTemplates — merged into one AnalysisRun, as the Rollout's
+analysis step does — with the time-related args and counts scaled down.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from tools.analysis.durations import parse_duration
+from tools.analysis.phases import Phase
+from tools.analysis.run import (
+    AnalysisRun,
+    Measurement,
+    MetricResult,
+    RealClock,
+    RunResult,
+    prometheus_measure,
+)
+from tools.analysis.template import (
+    Overrides,
+    find_template,
+    merge_templates,
+    resolve_args,
+    resolve_metrics,
+)
+from tools.rehearsal.api import ApiProcess
+from tools.rehearsal.load import LoadGenerator, LoadStats, validation_rows
+from tools.rehearsal.models import TrainedModels, train_models
+from tools.rehearsal.prometheus import PrometheusServer, Target
+
+NAMESPACE = "model-api-rehearsal"
+TEMPLATES = ("success-rate", "latency-p95", "prediction-drift")
+DECISIONS = {
+    Phase.SUCCESSFUL: "promote",
+    Phase.FAILED: "abort",
+    Phase.ERROR: "abort",
+    Phase.INCONCLUSIVE: "pause (Inconclusive: a human decides)",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    canary_model: str = "retrained"
+    fault: str = "none"
+    canary_share: float = 0.1
+    rate: float = 40.0
+    kill_prometheus: bool = False
+    expected: tuple[Phase, ...] = (Phase.SUCCESSFUL,)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("good", "a retrained canary of the same quality"),
+        Scenario(
+            "errors",
+            "the canary answers 500 on 5% of requests",
+            fault="errors",
+            expected=(Phase.FAILED,),
+        ),
+        Scenario(
+            "latency",
+            "the canary is 300 ms slower per request",
+            fault="latency",
+            rate=15.0,  # the sleep blocks the canary's event loop; keep it below saturation
+            expected=(Phase.FAILED,),
+        ),
+        Scenario(
+            "drift",
+            "the canary's model was trained on flipped labels",
+            canary_model="flipped",
+            expected=(Phase.FAILED,),
+        ),
+        Scenario(
+            "no-traffic",
+            "the canary runs but receives no requests",
+            canary_share=0.0,
+            expected=(Phase.FAILED, Phase.INCONCLUSIVE),
+        ),
+        Scenario(
+            "prometheus-down",
+            "Prometheus is killed after the first measurements",
+            kill_prometheus=True,
+            expected=(Phase.ERROR,),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Scaled-down analysis timing (the templates use a 2m window and 5 x 1m)."""
+
+    window: str = "10s"
+    interval: str = "5s"
+    count: int = 3
+    error_retry: str = "1s"
+    warmup: float = 12.0  # seconds of load before the first measurement
+
+    @property
+    def interval_delta(self) -> timedelta:
+        return parse_duration(self.interval)
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    run: RunResult
+    load: LoadStats
+    canary_hash: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def decision(self) -> str:
+        return DECISIONS.get(self.run.phase, "abort")
+
+    @property
+    def as_expected(self) -> bool:
+        return self.run.phase in self.scenario.expected
+
+
+class Rehearsal:
+    """Shared environment for one or more scenarios; use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        workdir: Path | None = None,
+        timing: Timing | None = None,
+        templates: tuple[str, ...] = TEMPLATES,
+        repo: Path | None = None,
+        models: TrainedModels | None = None,
+        model_keys: tuple[str, ...] = ("champion", "retrained", "flipped"),
+        log: bool = True,
+    ) -> None:
+        self._own_dir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="gitops-rehearsal-"))
+        self.timing = timing or Timing()
+        self.template_names = templates
+        self.repo = repo
+        self.models = models
+        self.model_keys = model_keys
+        self.log_enabled = log
+        self.stable_hash = "stable" + secrets.token_hex(3)
+        self.prometheus: PrometheusServer | None = None
+        self.stable: ApiProcess | None = None
+        self._rows: tuple[list[str], list[list[float]]] | None = None
+
+    def log(self, message: str) -> None:
+        if self.log_enabled:
+            print(f"[rehearsal] {message}", flush=True)
+
+    def __enter__(self) -> Rehearsal:
+        try:
+            self.setup()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def setup(self) -> None:
+        # Resolve templates first: a broken template should fail before minutes of setup.
+        self.template = merge_templates(
+            [find_template(name, self.repo) for name in self.template_names]
+        )
+        if self.models is None:
+            self.log("training models into a temporary MLflow store")
+            self.models = train_models(self.workdir / "models", self.model_keys)
+        self._rows = validation_rows()
+        self.log("starting Prometheus")
+        self.prometheus = PrometheusServer(self.workdir / "prometheus").start()
+        self.log("starting the stable API (champion)")
+        self.stable = ApiProcess("stable", self.models.path("champion"), self.workdir).start()
+        self.prometheus.add_target(Target(self.stable.address, NAMESPACE, self.stable_hash))
+
+    def close(self) -> None:
+        if self.stable is not None:
+            self.stable.stop()
+        if self.prometheus is not None:
+            self.prometheus.stop()
+        if self._own_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def run(self, scenario: Scenario) -> ScenarioResult:
+        assert self.prometheus is not None and self.stable is not None
+        assert self.models is not None and self._rows is not None
+        canary_hash = "canary" + secrets.token_hex(3)
+        self.log(f"scenario {scenario.name}: {scenario.description}")
+        canary = ApiProcess(
+            f"canary-{scenario.name}",
+            self.models.path(scenario.canary_model),
+            self.workdir,
+            fault=scenario.fault,
+        ).start()
+        canary_target = Target(canary.address, NAMESPACE, canary_hash)
+        prometheus = self.prometheus
+        own_prometheus: PrometheusServer | None = None
+        load: LoadGenerator | None = None
+        notes: list[str] = []
+        try:
+            if scenario.kill_prometheus:
+                # Its own Prometheus, so killing it leaves the shared one to other scenarios.
+                own_prometheus = PrometheusServer(self.workdir / f"prometheus-{scenario.name}")
+                own_prometheus.start()
+                own_prometheus.add_target(Target(self.stable.address, NAMESPACE, self.stable_hash))
+                prometheus = own_prometheus
+            prometheus.add_target(canary_target)
+            columns, rows = self._rows
+            load = LoadGenerator(
+                self.stable.url,
+                canary.url if scenario.canary_share > 0 else None,
+                rate=scenario.rate,
+                canary_share=scenario.canary_share,
+                columns=columns,
+                rows=rows,
+            ).start()
+            prometheus.wait_for_series(f'up{{rollouts_pod_template_hash="{canary_hash}"}} == 1')
+            self.log(f"load running; waiting {self.timing.warmup:.0f}s for the rate window")
+            time.sleep(self.timing.warmup)
+            run = self._analyse(prometheus, canary_hash, kill=own_prometheus)
+            if own_prometheus is not None:
+                notes.append("Prometheus was killed after the first round of measurements")
+        finally:
+            stats = load.stop() if load is not None else LoadStats()
+            canary.stop()
+            if own_prometheus is not None:
+                own_prometheus.stop()
+            else:
+                prometheus.remove_target(canary_target)
+        return ScenarioResult(scenario, run, stats, canary_hash, notes)
+
+    def _analyse(
+        self, prometheus: PrometheusServer, canary_hash: str, kill: PrometheusServer | None
+    ) -> RunResult:
+        args = {
+            "namespace": NAMESPACE,
+            "canary-hash": canary_hash,
+            "stable-hash": self.stable_hash,
+            "window": self.timing.window,
+        }
+        values, _ = resolve_args(self.template, args)
+        overrides = Overrides(count=self.timing.count, interval=self.timing.interval)
+        metrics = resolve_metrics(self.template, values, overrides=overrides)
+        taken = itertools.count(1)
+
+        def after_measurement(_result: MetricResult, _m: Measurement) -> None:
+            # Kill Prometheus once every metric has been measured once: mid-run.
+            if kill is not None and next(taken) == len(metrics):
+                self.log("killing Prometheus")
+                kill.kill()
+
+        analysis = AnalysisRun(
+            metrics,
+            prometheus_measure(prometheus.url, RealClock()),
+            error_retry_interval=parse_duration(self.timing.error_retry),
+            # A hard stop far beyond what count x interval needs: never hang a CI job.
+            max_duration=self.timing.interval_delta * (self.timing.count + 2) * 4,
+            on_measurement=after_measurement if kill is not None else None,
+        )
+        self.log(f"analysis: {len(metrics)} metrics, {self.timing.count} x {self.timing.interval}")
+        return analysis.execute()
