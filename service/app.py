@@ -35,7 +35,7 @@ from service.predictor import Prediction, Predictor
 from service.protocol import mlflow, oip
 from service.protocol.schema import InputSchema, Matrix
 from service.settings import ServeSettings
-from service.tracing import request_tracer
+from service.tracing import tracer_provider
 
 INLINE_MAX_ROWS = 64
 JSON = "application/json"
@@ -222,7 +222,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     access_log = AccessLog()
     state = ModelState(predictor, instruments, access_log)
     auth = BearerAuth(settings.token_file) if settings.token_file is not None else None
-    tracer = request_tracer(settings.otel_exporter_otlp_endpoint)
+    tracing = tracer_provider(settings.otel_exporter_otlp_endpoint)
     limit = settings.max_body_bytes
     version_text = _version_text()
 
@@ -230,14 +230,23 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.load(settings.model_uri)
         yield
-        if tracer is not None:
-            tracer.shutdown()
+        if tracing is not None:
+            tracing.shutdown()
 
     app = FastAPI(
         title="model-api",
         summary="MLflow scoring protocol and Open Inference Protocol v2 for one model",
         version=importlib.metadata.version("mlops-gitops"),
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans, only when an OTLP endpoint is configured; its
+        # metrics and logs stay off (Prometheus and the JSON access log cover them).
+        telemetry={
+            "tracing": tracing is not None,
+            "tracer_provider": tracing,
+            "metrics": False,
+            "logs": False,
+            "auto_configure": False,
+        },
     )
     app.state.model = state
 
@@ -406,10 +415,13 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         error = ApiError(500, errors.INTERNAL_ERROR, "internal error; see the server log")
         return _oip_error(error) if request.url.path.startswith("/v2") else _mlflow_error(error)
 
+    # Routing is a linear scan and FastAPI registers its docs routes first: put the two
+    # inference routes at the front.
+    hot = {"/invocations", "/v2/models/{model_name}/infer"}
+    app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in hot)
+
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected_error)
-    app.add_middleware(
-        ObservabilityMiddleware, instruments=instruments, access_log=access_log, tracer=tracer
-    )
+    app.add_middleware(ObservabilityMiddleware, instruments=instruments, access_log=access_log)
     return app

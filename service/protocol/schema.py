@@ -130,11 +130,11 @@ def column_positions(
     each given column (``-1`` for a column the model does not use: ignored, as MLflow does).
     Missing required columns are an error naming them.
     """
+    if isinstance(given, list) and tuple(given) == schema.names:
+        return given, None
     if not isinstance(given, list) or not all(isinstance(name, str) for name in given):
         raise bad_request(f"{where} must be a list of column names (strings)")
     names: list[str] = given
-    if tuple(names) == schema.names:
-        return names, None
     if len(set(names)) != len(names):
         seen: set[str] = set()
         twice = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
