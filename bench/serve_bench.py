@@ -1,0 +1,517 @@
+"""bench/serve: model-api vs ``mlflow models serve`` vs a minimal FastAPI app, driven by wrk.
+
+1. Trains the model once (``python -m service.train``) into a temporary SQLite MLflow store.
+2. Starts, one at a time on a free 127.0.0.1 port, ``mlflow models serve --env-manager local``,
+   ``model-api serve`` (both on ``models:/model-api@champion`` from that store) and
+   bench/minimal_app.py; drives each with bench/invocations.lua (one-row ``dataframe_split``
+   bodies at 1 and 16 connections, 100-row bodies at 16 connections; both model servers also
+   with 2 workers at 1 connection, the TCP_NODELAY pitfall).
+3. Measures the in-process cost of one prediction (``Predictor.predict`` and MLflow's
+   ``pyfunc`` ``predict`` on a one-row DataFrame).
+4. Prints one table and rewrites the ``bench:serve`` section of docs/PERFORMANCE.md atomically.
+
+Performance is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = ROOT / "bench" / "invocations.lua"
+DOC = ROOT / "docs" / "PERFORMANCE.md"
+START, END = "<!-- bench:serve:start -->", "<!-- bench:serve:end -->"
+MODEL_URI = "models:/model-api@champion"
+
+
+@dataclass(frozen=True)
+class Case:
+    server: str  # "mlflow" | "model-api" | "minimal"
+    workers: int
+    connections: int
+    rows: int
+
+
+@dataclass
+class Result:
+    case: Case
+    requests_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    errors: int = 0
+    note: str = ""
+    raw: dict[str, float] = field(default_factory=dict)
+
+
+def cases() -> list[Case]:
+    return [
+        Case("mlflow", 1, 1, 1),
+        Case("mlflow", 1, 16, 1),
+        Case("mlflow", 1, 16, 100),
+        Case("mlflow", 2, 1, 1),
+        Case("model-api", 1, 1, 1),
+        Case("model-api", 1, 16, 1),
+        Case("model-api", 1, 16, 100),
+        Case("model-api", 2, 1, 1),
+        Case("model-api", 2, 16, 1),
+        Case("minimal", 1, 1, 1),
+        Case("minimal", 1, 16, 1),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url} answered")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def running(command: list[str], env: dict[str, str], ping: str, log: Path) -> Iterator[None]:
+    """Start ``command`` in its own process group; stop that group afterwards."""
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_ready(ping, process, timeout=120)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def server_command(case: Case, port: int) -> list[str]:
+    python = sys.executable
+    host = ["127.0.0.1"]
+    if case.server == "mlflow":
+        return [
+            python,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            MODEL_URI,
+            "--env-manager",
+            "local",
+            "-h",
+            *host,
+            "-p",
+            str(port),
+            "-w",
+            str(case.workers),
+        ]
+    if case.server == "model-api":
+        return [
+            python,
+            "-m",
+            "service",
+            "serve",
+            "--host",
+            *host,
+            "--port",
+            str(port),
+            "--workers",
+            str(case.workers),
+        ]
+    return [
+        python,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(ROOT / "bench"),
+        "minimal_app:app",
+        "--host",
+        *host,
+        "--port",
+        str(port),
+        "--workers",
+        str(case.workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
+def run_wrk(url: str, body: Path, connections: int, duration: float) -> dict[str, float]:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(body),
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^WRK_JSON (\{.*\})$", out, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no WRK_JSON line:\n{out}")
+    data: dict[str, float] = json.loads(match.group(1))
+    return data
+
+
+def measure(
+    case: Case, env: dict[str, str], bodies: dict[int, Path], duration: float, workdir: Path
+) -> Result:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = workdir / f"{case.server}-w{case.workers}.log"
+    result = Result(case)
+    try:
+        with running(server_command(case, port), env, f"{base}/ping", log):
+            url = f"{base}/invocations"
+            run_wrk(url, bodies[case.rows], case.connections, min(2.0, duration))  # warm-up
+            raw = run_wrk(url, bodies[case.rows], case.connections, duration)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        result.note = f"failed: {str(exc).splitlines()[0]} (log: {log})"
+        return result
+    seconds = raw["duration_us"] / 1e6
+    result.raw = raw
+    result.requests_per_s = raw["requests"] / seconds if seconds else 0.0
+    result.p50_ms = raw["p50_us"] / 1000
+    result.p99_ms = raw["p99_us"] / 1000
+    result.errors = int(sum(raw[k] for k in raw if k.endswith("errors") or k == "timeouts"))
+    return result
+
+
+def train(env: dict[str, str]) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, "-m", "service.train", "--output-json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+def write_bodies(workdir: Path) -> dict[int, Path]:
+    from service.train import load_dataset
+
+    frame = load_dataset().x_valid
+    bodies = {}
+    for rows in (1, 100):
+        part = frame.head(rows)
+        payload = {
+            "dataframe_split": {"columns": list(part.columns), "data": part.to_numpy().tolist()}
+        }
+        path = workdir / f"split{rows}.json"
+        path.write_text(json.dumps(payload))
+        bodies[rows] = path
+    return bodies
+
+
+def in_process(env: dict[str, str]) -> dict[str, float]:
+    """Seconds per call: our predictor on 1 and 100 rows, MLflow pyfunc on a 1-row frame."""
+    import numpy as np
+
+    from service.model import load_predictor
+    from service.train import load_dataset
+
+    os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+    frame = load_dataset().x_valid
+    predictor = load_predictor(MODEL_URI)
+    predictor.load()
+    one, hundred = frame.head(1).to_numpy(np.float64), frame.head(100).to_numpy(np.float64)
+
+    def best(call: object, number: int) -> float:
+        return min(timeit.repeat(call, number=number, repeat=5)) / number  # type: ignore[arg-type]
+
+    import mlflow.pyfunc
+
+    pyfunc = mlflow.pyfunc.load_model(MODEL_URI)
+    one_frame = frame.head(1)
+    return {
+        "predictor_1": best(lambda: predictor.predict(one), 2000),
+        "predictor_100": best(lambda: predictor.predict(hundred), 200),
+        "pyfunc_1": best(lambda: pyfunc.predict(one_frame), 20),
+    }
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()
+    packages = ("mlflow", "fastapi", "uvicorn", "onnxruntime", "scikit-learn", "numpy")
+    return {
+        "cpu": cpu,
+        "nproc": str(os.cpu_count()),
+        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "python": platform.python_version(),
+        "os": platform.platform(terse=True),
+        "versions": ", ".join(f"{name} {version(name)}" for name in packages),
+        "wrk": wrk[1] if len(wrk) > 1 else "unknown",
+    }
+
+
+def ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.1f}x" if reference else "-"
+
+
+def table(results: Sequence[Result]) -> list[str]:
+    mlflow = {
+        (r.case.connections, r.case.rows, r.case.workers): r
+        for r in results
+        if r.case.server == "mlflow"
+    }
+    lines = [
+        "| server | workers | connections | rows/request | req/s | p50 ms | p99 ms | errors "
+        "| req/s vs MLflow |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        c = r.case
+        if r.note:
+            lines.append(
+                f"| {c.server} | {c.workers} | {c.connections} | {c.rows} | {r.note} | | | | |"
+            )
+            continue
+        ref = mlflow.get((c.connections, c.rows, c.workers)) or mlflow.get(
+            (c.connections, c.rows, 1)
+        )
+        versus = ratio(r.requests_per_s, ref.requests_per_s) if ref and not ref.note else "-"
+        lines.append(
+            f"| {c.server} | {c.workers} | {c.connections} | {c.rows} | "
+            f"{r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {versus} |"
+        )
+    return lines
+
+
+def goals(results: Sequence[Result]) -> list[str]:
+    def find(server: str) -> Result | None:
+        for r in results:
+            if (r.case.server, r.case.workers, r.case.connections, r.case.rows) == (
+                server,
+                1,
+                16,
+                1,
+            ) and not r.note:
+                return r
+        return None
+
+    api, mlflow, minimal = find("model-api"), find("mlflow"), find("minimal")
+    if not (api and mlflow and minimal):
+        return ["Goals not evaluated: a 16-connection one-row run is missing."]
+    checks = [
+        (
+            f"throughput >= 10x MLflow: {api.requests_per_s / mlflow.requests_per_s:.1f}x",
+            api.requests_per_s >= 10 * mlflow.requests_per_s,
+        ),
+        (
+            f"p99 <= MLflow p99 / 10: {api.p99_ms:.2f} ms vs {mlflow.p99_ms / 10:.2f} ms",
+            api.p99_ms <= mlflow.p99_ms / 10,
+        ),
+        (
+            f"throughput >= 60% of the minimal app: "
+            f"{100 * api.requests_per_s / minimal.requests_per_s:.0f}%",
+            api.requests_per_s >= 0.6 * minimal.requests_per_s,
+        ),
+    ]
+    return [f"- {'met' if ok else 'MISSED'}: {text}" for text, ok in checks]
+
+
+def multi_worker_note(results: Sequence[Result]) -> list[str]:
+    """What the 2-worker, 1-connection rows say about the delayed-ACK pitfall (measured)."""
+
+    def p50(server: str, workers: int) -> float | None:
+        for r in results:
+            c = r.case
+            if (c.server, c.workers, c.connections, c.rows) == (server, workers, 1, 1):
+                return None if r.note else r.p50_ms
+        return None
+
+    lines = [
+        "Multi-worker rows at 1 connection check the TCP_NODELAY pitfall of `uvicorn --workers "
+        "N` (Kludex/uvicorn#3149: the pre-bound socket has `proto=0`, so accepted connections "
+        "miss TCP_NODELAY and a keep-alive request can wait ~40 ms for a delayed ACK). "
+        "`mlflow models serve -w 2` runs exactly that; `model-api serve --workers 2` binds its "
+        "own `IPPROTO_TCP` socket (service/server.py). Measured here:",
+        "",
+    ]
+    for server in ("mlflow", "model-api"):
+        one, two = p50(server, 1), p50(server, 2)
+        if one is None or two is None:
+            continue
+        verdict = "delayed-ACK stall visible" if two > one + 25 else "no delayed-ACK stall"
+        lines.append(
+            f"- {server}: p50 {two:.2f} ms with 2 workers vs {one:.2f} ms with 1 worker: {verdict}."
+        )
+    return lines
+
+
+def section(
+    results: Sequence[Result],
+    micro: dict[str, float],
+    info: dict[str, str],
+    trained: dict[str, object],
+    command: str,
+    duration: float,
+) -> str:
+    run = trained.get("run") if isinstance(trained.get("run"), dict) else {}
+    auc = (run or {}).get("metrics", {}).get("roc_auc", float("nan"))  # type: ignore[union-attr]
+    lines = [
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `{command}` on "
+        f"{info['cpu']} ({info['nproc']} CPUs, {info['os']}), Python {info['python']}, "
+        f"{info['versions']}, wrk {info['wrk']}.",
+        "",
+        f"The CPUs were **shared with other jobs** during this run (load average at start: "
+        f"{info['load']}), so absolute numbers are noisy; the ratios come from the same run. "
+        "Every server and wrk (1 thread) ran on the same machine, one server at a time.",
+        "",
+        f"Model: RandomForest ({trained.get('version') and 'version ' + str(trained['version'])},"
+        f" validation ROC AUC {auc:.4f}) served as `{MODEL_URI}` from a temporary SQLite store "
+        f"by both model servers. wrk: `bench/invocations.lua`, POST `/invocations` with a "
+        f"`dataframe_split` body, {duration:g} s per row after a short warm-up. `errors` counts "
+        "socket errors, timeouts and non-2xx answers.",
+        "",
+        *table(results),
+        "",
+        "Goals (16 connections, one-row requests, 1 worker):",
+        "",
+        *goals(results),
+        "",
+        "In-process cost of one call (best of 5 `timeit` repeats, no HTTP):",
+        "",
+        "| call | time |",
+        "|---|---:|",
+        f"| model-api `Predictor.predict`, 1 row (ONNX Runtime) | "
+        f"{micro['predictor_1'] * 1e6:.1f} µs |",
+        f"| model-api `Predictor.predict`, 100 rows | {micro['predictor_100'] * 1e6:.1f} µs |",
+        f"| MLflow `pyfunc.predict`, 1-row DataFrame (schema enforcement + scikit-learn) | "
+        f"{micro['pyfunc_1'] * 1e3:.2f} ms |",
+        "",
+        *multi_worker_note(results),
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    document = DOC.read_text(encoding="utf-8")
+    if START not in document or END not in document:
+        raise SystemExit(f"{DOC} has no {START} ... {END} markers")
+    head, rest = document.split(START, 1)
+    _, tail = rest.split(END, 1)
+    updated = f"{head}{START}\n{text}\n{END}{tail}"
+    fd, tmp = tempfile.mkstemp(dir=DOC.parent, prefix=".PERFORMANCE.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(updated)
+        os.replace(tmp, DOC)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bench/serve",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=20.0,
+        help="seconds per wrk run (default 20; e.g. 3 for a quick look)",
+    )
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="print the table only; leave docs/PERFORMANCE.md alone",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("mlflow", "model-api", "minimal"),
+        action="append",
+        help="benchmark only these servers (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench/serve: wrk not found (Debian package 'wrk')", file=sys.stderr)
+        return 1
+
+    command = "bench/serve" + (f" --duration {args.duration:g}" if args.duration != 20 else "")
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as scratch:
+        workdir = Path(scratch)
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
+            "MODEL_URI": MODEL_URI,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(ROOT),
+        }
+        print("training the model into a temporary store ...", file=sys.stderr)
+        trained = train(env)
+        bodies = write_bodies(workdir)
+        results = []
+        for case in cases():
+            if args.only and case.server not in args.only:
+                continue
+            label = f"{case.server} workers={case.workers} c={case.connections} rows={case.rows}"
+            print(f"wrk: {label} ...", file=sys.stderr)
+            results.append(measure(case, env, bodies, args.duration, workdir))
+        print("in-process prediction cost ...", file=sys.stderr)
+        micro = in_process(env)
+
+    text = section(results, micro, info, trained, command, args.duration)
+    print(text)
+    if not args.no_write and not args.only:
+        write_section(text)
+        print(f"\nwrote the bench:serve section of {DOC.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
