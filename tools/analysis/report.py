@@ -130,6 +130,9 @@ def thresholds(condition: str | None) -> list[float]:
     return sorted(set(found))
 
 
+_NOT_A_VALUE = frozenset({"len", "count", "isNaN", "isInf", "isNil"})
+
+
 def _mentions_result(node: ast.Node) -> bool:
     if isinstance(node, ast.Name):
         return node.name == "result"
@@ -143,6 +146,8 @@ def _mentions_result(node: ast.Node) -> bool:
     elif isinstance(node, ast.Unary):
         children = [node.operand]
     elif isinstance(node, ast.Call):
+        if node.name in _NOT_A_VALUE:
+            return False  # `len(result) > 0` is a guard, not a threshold
         children = list(node.args)
     return any(_mentions_result(child) for child in children)
 
