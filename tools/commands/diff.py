@@ -51,7 +51,7 @@ class KustomizationDiff:
 
 
 def normalise(rendered: str, source: str = "") -> dict[ObjectKey, str]:
-    """Rendered YAML stream → {object key: YAML with sorted keys}."""
+    """Rendered YAML stream → {object key: YAML with sorted keys}, ordered by key."""
     try:
         documents = list(yaml.safe_load_all(rendered))
     except yaml.YAMLError as exc:
@@ -69,7 +69,7 @@ def normalise(rendered: str, source: str = "") -> dict[ObjectKey, str]:
             str(meta.get("name") or ""),
         )
         objects[key] = yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=1000)
-    return objects
+    return dict(sorted(objects.items()))
 
 
 def diff_renders(old: str, new: str, path: str = "") -> list[ObjectDiff]:

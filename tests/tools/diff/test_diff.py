@@ -1,0 +1,167 @@
+"""``gitops diff``: rendered manifests at a base revision against the working tree."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.tools.bump.gitrepo import Remote, git
+from tools.cli import main
+from tools.commands.diff import diff_renders, normalise
+from tools.images import ImageRef, read_text, set_image, write_atomic
+
+IMAGE = "ghcr.io/example-org/model-api"
+STAGING = "overlays/staging/kustomization.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def set_tag(root: Path, env: str, tag: str) -> None:
+    path = root / f"overlays/{env}/kustomization.yaml"
+    write_atomic(path, set_image(read_text(path), ImageRef(IMAGE, tag)))
+
+
+def diff(remote: Remote, *args: str) -> int:
+    return main(["diff", "--repo-dir", str(remote.work), *args])
+
+
+def test_no_changes(remote: Remote, capsys: pytest.CaptureFixture[str]) -> None:
+    assert diff(remote, "--exit-code") == 0
+    assert capsys.readouterr().out == "no rendered changes\n"
+
+
+def test_text_diff_of_an_image_bump(remote: Remote, capsys: pytest.CaptureFixture[str]) -> None:
+    set_tag(remote.work, "staging", "1.1.0")
+    assert diff(remote) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# overlays/staging: 1 changed, 0 added, 0 removed\n")
+    assert "--- a/overlays/staging: Deployment model-api-staging/model-api\n" in out
+    assert f"-      - image: {IMAGE}:1.0.0\n+      - image: {IMAGE}:1.1.0\n" in out
+    assert "overlays/production" not in out
+    assert "Service" not in out
+    assert diff(remote, "--exit-code") == 1
+    # the temporary worktree of the base revision is gone again
+    assert len(git(remote.work, "worktree", "list").splitlines()) == 1
+
+
+def test_markdown_for_a_pr_comment(remote: Remote, capsys: pytest.CaptureFixture[str]) -> None:
+    set_tag(remote.work, "staging", "1.1.0")
+    base = git(remote.work, "rev-parse", "HEAD")[:12]
+    assert diff(remote, "--output", "markdown") == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"### Rendered manifest diff against `HEAD ({base})`\n")
+    assert "**1 object** in 1 kustomization: 1 changed, 0 added, 0 removed" in out
+    assert "#### `overlays/staging`" in out
+    assert (
+        "<summary>changed: <code>Deployment model-api-staging/model-api</code> (apps/v1)</summary>"
+        in out
+    )
+    assert "```diff\n--- a/overlays/staging: Deployment" in out
+    assert out.count("<details>") == out.count("</details>") == 1
+
+
+def test_added_and_removed_objects(remote: Remote, capsys: pytest.CaptureFixture[str]) -> None:
+    base = remote.work / "base"
+    (base / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: '1'\n",
+        encoding="utf-8",
+    )
+    kustomization = base / "kustomization.yaml"
+    kustomization.write_text(
+        read_text(kustomization).replace("  - service.yaml\n", "  - configmap.yaml\n"),
+        encoding="utf-8",
+    )
+    assert diff(remote) == 0
+    out = capsys.readouterr().out
+    for env in ("production", "staging"):
+        assert f"# overlays/{env}: 0 changed, 1 added, 1 removed\n" in out
+        assert f"+++ b/overlays/{env}: ConfigMap model-api-{env}/settings\n" in out
+        assert f"--- a/overlays/{env}: Service model-api-{env}/model-api\n+++ /dev/null\n" in out
+    assert out.index("overlays/production") < out.index("overlays/staging")
+
+
+def test_deleted_overlay_shows_every_object_removed(
+    remote: Remote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.rmtree(remote.work / "overlays" / "production")
+    assert diff(remote) == 0
+    assert "# overlays/production: 0 changed, 0 added, 2 removed\n" in capsys.readouterr().out
+
+
+def test_base_revision_and_paths(remote: Remote, capsys: pytest.CaptureFixture[str]) -> None:
+    set_tag(remote.work, "staging", "1.1.0")
+    git(remote.work, "commit", "-qam", "bump")
+    assert diff(remote) == 0
+    assert capsys.readouterr().out == "no rendered changes\n"
+    assert diff(remote, "--base", "HEAD~1") == 0
+    assert "1 changed" in capsys.readouterr().out
+    assert diff(remote, "--base", "HEAD~1", str(remote.work / "overlays/production")) == 0
+    assert capsys.readouterr().out == "no rendered changes\n"
+    assert diff(remote, "--base", "HEAD~1", str(remote.work / STAGING)) == 0
+    assert "# overlays/staging: 1 changed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--base", "no-such-ref"], "unknown revision 'no-such-ref'"),
+        (["/"], "outside the repository"),
+    ],
+)
+def test_errors(
+    remote: Remote, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    assert diff(remote, *args) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_missing_kustomization_path(remote: Remote, capsys: pytest.CaptureFixture[str]) -> None:
+    assert diff(remote, str(remote.work / "base" / "nope")) == 2
+    assert "no kustomization here or at HEAD" in capsys.readouterr().err
+
+
+def test_broken_kustomization_is_an_error(
+    remote: Remote, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = remote.work / STAGING
+    path.write_text(read_text(path) + "  - ../missing\n", encoding="utf-8")
+    path.write_text(read_text(path).replace("images:", "resources2:"), encoding="utf-8")
+    assert diff(remote) == 2
+    assert "kustomize build" in capsys.readouterr().err
+
+
+def test_normalise_is_order_independent() -> None:
+    a = "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: n}\nspec: {b: 1, a: 2}\n"
+    b = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {x: y}\n"
+    one, two = f"{a}---\n{b}", f"{b}---\n" + a.replace("{b: 1, a: 2}", "{a: 2, b: 1}")
+    assert normalise(one) == normalise(two)
+    assert list(normalise(one)) == [("v1", "ConfigMap", "", "c"), ("v1", "Service", "n", "s")]
+    assert diff_renders(one, two) == []
+
+
+def test_real_overlays_in_a_clone(tmp_path: Path) -> None:
+    """The repository's own staging overlay: a bump shows up as a one-image change."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True)
+    set_tag(clone, "staging", "9.9.9")
+    proc = subprocess.run(
+        [
+            str(REPO_ROOT / ".venv/bin/python"),
+            "-m",
+            "tools",
+            "diff",
+            "--repo-dir",
+            str(clone),
+            str(clone / "overlays/staging"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"image: {IMAGE}:9.9.9" in proc.stdout
+    changed = [line for line in proc.stdout.splitlines() if line.startswith(("+ ", "- ", "+\t"))]
+    assert all("image" in line for line in changed if not line.startswith(("+++", "---")))
