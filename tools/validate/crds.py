@@ -91,7 +91,7 @@ def convert_schema(openapi: dict[str, Any]) -> dict[str, Any]:
     """One CRD version's openAPIV3Schema as a strict JSON Schema (draft 2020-12)."""
     if not isinstance(openapi, dict):
         raise CrdError("openAPIV3Schema must be a mapping")
-    schema = _convert_node(copy.deepcopy(openapi))
+    schema: dict[str, Any] = _convert_node(copy.deepcopy(openapi))
     properties = schema.setdefault("properties", {})
     if not isinstance(properties, dict):
         raise CrdError("openAPIV3Schema.properties must be a mapping")

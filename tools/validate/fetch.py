@@ -50,10 +50,10 @@ def cluster_crds() -> list[dict[str, Any]]:
     except ImportError as exc:  # pragma: no cover - declared dependency
         raise UserError("--crd-from-cluster needs the kubernetes package") from exc
     try:
-        config.load_kube_config()
+        config.load_kube_config()  # type: ignore[no-untyped-call]
     except Exception as exc:
         try:
-            config.load_incluster_config()
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
         except Exception:
             raise UserError(
                 f"--crd-from-cluster: no usable kubeconfig ({exc})",
@@ -62,7 +62,7 @@ def cluster_crds() -> list[dict[str, Any]]:
     try:
         api = client.ApiextensionsV1Api()
         items = api.list_custom_resource_definition(_request_timeout=TIMEOUT).items
-        sanitized = client.ApiClient().sanitize_for_serialization(items)
+        sanitized = client.ApiClient().sanitize_for_serialization(items)  # type: ignore[no-untyped-call]
     except Exception as exc:
         raise UserError(f"--crd-from-cluster: cannot list CRDs: {exc}") from exc
     return [

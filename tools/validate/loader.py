@@ -24,11 +24,11 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class DuplicateKeyError(yaml.MarkedYAMLError):
+class DuplicateKeyError(yaml.MarkedYAMLError):  # type: ignore[misc]
     pass
 
 
-class StrictLoader(_Loader):  # type: ignore[misc,valid-type]
+class StrictLoader(_Loader):  # type: ignore[misc]
     """Safe loader that rejects duplicate mapping keys and keeps timestamps as strings."""
 
     def __init__(self, stream: str) -> None:
@@ -137,7 +137,7 @@ def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Par
                 resources.append(Resource(item, file, doc_index, line, rendered_from))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        error_line = mark.line + 1 if mark is not None else None
         what = "duplicate key" if isinstance(exc, DuplicateKeyError) else "invalid YAML"
         detail = exc.problem or exc.context or "syntax error"
         findings.append(
@@ -146,7 +146,7 @@ def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Par
                 rule="duplicate-key" if isinstance(exc, DuplicateKeyError) else "parse",
                 message=f"{what}: {detail}",
                 file=file,
-                line=line,
+                line=error_line,
             )
         )
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
@@ -191,14 +191,14 @@ def documents(path: str) -> tuple[yaml.Node | None, ...]:
 def node_line(node: yaml.Node, parts: list[str | int]) -> int:
     """Line of the deepest node along *parts* (1-based)."""
     current = node
-    line = node.start_mark.line + 1
+    line: int = node.start_mark.line + 1
     for part in parts:
         child: yaml.Node | None = None
         if isinstance(current, yaml.MappingNode) and isinstance(part, str):
             for key, value in current.value:
                 if isinstance(key, yaml.ScalarNode) and key.value == part:
                     child = value
-                    line = key.start_mark.line + 1
+                    line = int(key.start_mark.line) + 1
                     break
         elif (
             isinstance(current, yaml.SequenceNode)
@@ -206,7 +206,7 @@ def node_line(node: yaml.Node, parts: list[str | int]) -> int:
             and 0 <= part < len(current.value)
         ):
             child = current.value[part]
-            line = child.start_mark.line + 1
+            line = int(child.start_mark.line) + 1
         if child is None:
             break
         current = child
@@ -219,4 +219,4 @@ def line_for_path(path: str, doc_index: int, parts: list[str | int]) -> int | No
         return None
     node = docs[doc_index]
     assert node is not None
-    return node_line(node, parts)
+    return int(node_line(node, parts))

@@ -82,6 +82,10 @@ class Scope:
                     yield resource, found[0]
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _same_namespace(a: str | None, b: str | None) -> bool:
     # An object without a namespace lands in whatever namespace it is applied to.
     return a is None or b is None or a == b
@@ -314,7 +318,7 @@ def check_pods(scope: Scope, report: Report) -> None:
                             "not one of its port names",
                             (*path, probe, handler, "port"),
                         )
-            refs: list[tuple[str, str, tuple[str | int, ...]]] = []
+            refs: list[tuple[str, Any, tuple[str | int, ...]]] = []
             for index, source in enumerate(container.get("envFrom") or []):
                 if not isinstance(source, dict):
                     continue
@@ -355,7 +359,7 @@ def check_pods(scope: Scope, report: Report) -> None:
                         ),
                         where,
                     )
-        spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+        spec = _mapping(template.get("spec"))
         for index, volume in enumerate(spec.get("volumes") or []):
             if not isinstance(volume, dict):
                 continue
@@ -528,7 +532,7 @@ def check_applications(
     for app in scope.by_kind.get("Application", []):
         if not app.api_version.startswith("argoproj.io/"):
             continue
-        spec = app.obj.get("spec") if isinstance(app.obj.get("spec"), dict) else {}
+        spec = _mapping(app.obj.get("spec"))
         sources: list[tuple[dict[str, Any], tuple[str | int, ...]]] = []
         if isinstance(spec.get("source"), dict):
             sources.append((spec["source"], ("spec", "source")))
@@ -562,7 +566,7 @@ def check_applications(
                     f"Application {app.name}: source path {path!r} does not render: {problem}",
                     (*where, "path"),
                 )
-        project_name = spec.get("project") or "default"
+        project_name = str(spec.get("project") or "default")
         project = scope.find("AppProject", project_name, None)
         if project is None:
             if project_name != "default" and scope.by_kind.get("AppProject"):
@@ -574,7 +578,7 @@ def check_applications(
                     ("spec", "project"),
                 )
             continue
-        destination = spec.get("destination") if isinstance(spec.get("destination"), dict) else {}
+        destination = _mapping(spec.get("destination"))
         allowed = dig(project.obj, "spec", "destinations") or []
         namespace = str(destination.get("namespace") or "")
         server = destination.get("server")

@@ -1,0 +1,13 @@
+# Nobody is bound to cluster-admin from git.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_cluster_admin_binding contains k8s.result(msg, "$.roleRef.name") if {
+	input.kind in {"RoleBinding", "ClusterRoleBinding"}
+	input.roleRef.kind == "ClusterRole"
+	input.roleRef.name == "cluster-admin"
+	msg := sprintf("%s: binds cluster-admin; grant a narrower role", [k8s.subject])
+}

@@ -1,0 +1,13 @@
+# No hostPath volumes.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_host_path contains k8s.result(msg, sprintf("%s.volumes[%d].hostPath", [pod.path, i])) if {
+	some pod in k8s.pods
+	some i, volume in object.get(pod.spec, "volumes", [])
+	volume.hostPath
+	msg := sprintf("%s: volume \"%s\" mounts hostPath %s from the node", [k8s.subject, volume.name, object.get(volume.hostPath, "path", "?")])
+}

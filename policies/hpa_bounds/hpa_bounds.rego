@@ -1,0 +1,13 @@
+# A HorizontalPodAutoscaler's maxReplicas is at least its minReplicas (default 1).
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_hpa_bounds contains k8s.result(msg, "$.spec.maxReplicas") if {
+	input.kind == "HorizontalPodAutoscaler"
+	minimum := object.get(input.spec, "minReplicas", 1)
+	input.spec.maxReplicas < minimum
+	msg := sprintf("%s: maxReplicas %d is below minReplicas %d", [k8s.subject, input.spec.maxReplicas, minimum])
+}

@@ -1,0 +1,18 @@
+# Images come only from the registries in data.gitops.allowed_registries.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_image_registry contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
+	some entry in k8s.containers
+	image := entry.container.image
+	not allowed_registry(image)
+	msg := sprintf("%s: container \"%s\" image \"%s\" is not from an allowed registry %v", [k8s.subject, k8s.container_name(entry.container), image, data.gitops.allowed_registries])
+}
+
+allowed_registry(image) if {
+	some prefix in data.gitops.allowed_registries
+	startswith(image, prefix)
+}

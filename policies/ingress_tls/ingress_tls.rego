@@ -1,0 +1,26 @@
+# Ingresses serve TLS for every host they route.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+tls_hosts contains host if {
+	some entry in object.get(input.spec, "tls", [])
+	some host in object.get(entry, "hosts", [])
+}
+
+deny_ingress_tls contains k8s.result(msg, "$.spec") if {
+	input.kind == "Ingress"
+	count(object.get(input.spec, "tls", [])) == 0
+	msg := sprintf("%s: has no spec.tls; serve it over HTTPS", [k8s.subject])
+}
+
+deny_ingress_tls contains k8s.result(msg, sprintf("$.spec.rules[%d].host", [i])) if {
+	input.kind == "Ingress"
+	count(object.get(input.spec, "tls", [])) > 0
+	some i, rule in object.get(input.spec, "rules", [])
+	rule.host
+	not rule.host in tls_hosts
+	msg := sprintf("%s: host %s is not covered by spec.tls", [k8s.subject, rule.host])
+}

@@ -1,0 +1,83 @@
+# Shared helpers: where the pods and containers of an object are, and how to name things.
+# Every path is a JSONPath into the object so findings can point at the line.
+package lib.k8s
+
+import rego.v1
+
+# Kinds whose pod template sits at spec.template.
+template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}
+
+# Long-running workloads (probes, replicas, spread apply to these).
+service_kinds := {"Deployment", "StatefulSet", "Rollout"}
+
+name := object.get(input, ["metadata", "name"], "")
+
+namespace := object.get(input, ["metadata", "namespace"], "")
+
+# "Rollout model-api" — how messages name the object.
+subject := sprintf("%s %s", [input.kind, name])
+
+is_production if namespace in data.gitops.production_namespaces
+
+# Pod specs: {"spec": <pod spec>, "path": <JSONPath of the pod spec>}.
+pods contains {"spec": input.spec, "path": "$.spec"} if {
+	input.kind == "Pod"
+	is_object(input.spec)
+}
+
+pods contains {"spec": input.spec.template.spec, "path": "$.spec.template.spec"} if {
+	input.kind in template_kinds
+	is_object(input.spec.template.spec)
+}
+
+pods contains {"spec": spec, "path": "$.spec.jobTemplate.spec.template.spec"} if {
+	input.kind == "CronJob"
+	spec := input.spec.jobTemplate.spec.template.spec
+	is_object(spec)
+}
+
+# Argo Workflows: the workflow spec carries the pod-level settings of its templates.
+workflow_spec := input.spec if input.kind == "WorkflowTemplate"
+
+workflow_spec := input.spec.workflowSpec if input.kind == "CronWorkflow"
+
+workflow_path := "$.spec" if input.kind == "WorkflowTemplate"
+
+workflow_path := "$.spec.workflowSpec" if input.kind == "CronWorkflow"
+
+pods contains {"spec": workflow_spec, "path": workflow_path} if is_object(workflow_spec)
+
+# Containers: {"container", "path", "pod", "init"}.
+containers contains {"container": c, "path": path, "pod": pod, "init": field == "initContainers"} if {
+	some pod in pods
+	some field in ["initContainers", "containers"]
+	some i, c in object.get(pod.spec, field, [])
+	path := sprintf("%s.%s[%d]", [pod.path, field, i])
+}
+
+containers contains {"container": c, "path": path, "pod": pod, "init": false} if {
+	some pod in pods
+	pod.path == workflow_path
+	some i, template in object.get(workflow_spec, "templates", [])
+	some field in ["container", "script"]
+	c := template[field]
+	path := sprintf("%s.templates[%d].%s", [workflow_path, i, field])
+}
+
+# Pod templates of long-running services (not Jobs or workflows).
+service_pods contains pod if {
+	input.kind in service_kinds
+	some pod in pods
+}
+
+container_name(c) := object.get(c, "name", "(unnamed)")
+
+# The value of a security setting for a container: container level wins over pod level.
+security(entry, key) := value if {
+	value := entry.container.securityContext[key]
+} else := value if {
+	value := entry.pod.spec.securityContext[key]
+}
+
+# Result object: message plus the JSONPath it is about.
+result(msg, path) := {"msg": msg, "path": path}

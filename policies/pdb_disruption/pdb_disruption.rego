@@ -1,0 +1,18 @@
+# A PodDisruptionBudget must allow at least one voluntary disruption, or node drains hang.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_pdb_blocks_disruption contains k8s.result(msg, "$.spec.maxUnavailable") if {
+	input.kind == "PodDisruptionBudget"
+	input.spec.maxUnavailable in {0, "0", "0%"}
+	msg := sprintf("%s: maxUnavailable %v allows no disruption; node drains would block", [k8s.subject, input.spec.maxUnavailable])
+}
+
+deny_pdb_blocks_disruption contains k8s.result(msg, "$.spec.minAvailable") if {
+	input.kind == "PodDisruptionBudget"
+	input.spec.minAvailable == "100%"
+	msg := sprintf("%s: minAvailable 100%% allows no disruption; node drains would block", [k8s.subject])
+}

@@ -1,0 +1,22 @@
+# Nothing in git is a secret: no Secret objects with data, no secret-looking env values.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_secret_data contains k8s.result(msg, sprintf("$.%s", [field])) if {
+	input.kind == "Secret"
+	some field in ["data", "stringData"]
+	count(object.get(input, field, {})) > 0
+	msg := sprintf("%s: holds %s in git; deliver it with an ExternalSecret instead", [k8s.subject, field])
+}
+
+deny_plaintext_secret_env contains k8s.result(msg, sprintf("%s.env[%d].value", [entry.path, i])) if {
+	some entry in k8s.containers
+	some i, env in object.get(entry.container, "env", [])
+	regex.match(data.gitops.secret_env_pattern, lower(env.name))
+	is_string(env.value)
+	env.value != ""
+	msg := sprintf("%s: container \"%s\" sets %s to a literal value; use valueFrom.secretKeyRef", [k8s.subject, k8s.container_name(entry.container), env.name])
+}

@@ -1,0 +1,15 @@
+# Long-running containers have liveness and readiness probes (Jobs and workflows are exempt).
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_probes contains k8s.result(msg, entry.path) if {
+	input.kind in k8s.service_kinds
+	some entry in k8s.containers
+	not entry.init
+	some probe in ["livenessProbe", "readinessProbe"]
+	not entry.container[probe]
+	msg := sprintf("%s: container \"%s\" has no %s", [k8s.subject, k8s.container_name(entry.container), probe])
+}

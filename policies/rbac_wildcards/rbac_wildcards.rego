@@ -1,0 +1,14 @@
+# RBAC rules name their API groups, resources and verbs: no "*".
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_rbac_wildcard contains k8s.result(msg, sprintf("$.rules[%d].%s", [i, field])) if {
+	input.kind in {"Role", "ClusterRole"}
+	some i, rule in object.get(input, "rules", [])
+	some field in ["apiGroups", "resources", "verbs", "nonResourceURLs"]
+	"*" in object.get(rule, field, [])
+	msg := sprintf("%s: rule %d grants \"*\" in %s; list what is needed", [k8s.subject, i, field])
+}

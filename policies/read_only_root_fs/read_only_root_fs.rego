@@ -1,0 +1,12 @@
+# Containers must mount their root filesystem read-only.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_writable_root_fs contains k8s.result(msg, entry.path) if {
+	some entry in k8s.containers
+	not object.get(entry.container, ["securityContext", "readOnlyRootFilesystem"], false) == true
+	msg := sprintf("%s: container \"%s\" must set securityContext.readOnlyRootFilesystem: true", [k8s.subject, k8s.container_name(entry.container)])
+}

@@ -1,0 +1,23 @@
+# Production keeps at least data.gitops.min_production_replicas pods: on the workload when it
+# sets replicas, and on the HorizontalPodAutoscaler's minReplicas when one scales it.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_production_replicas contains k8s.result(msg, "$.spec.replicas") if {
+	k8s.is_production
+	input.kind in k8s.service_kinds
+	replicas := input.spec.replicas
+	replicas < data.gitops.min_production_replicas
+	msg := sprintf("%s: %d replicas in production namespace %s; run at least %d", [k8s.subject, replicas, k8s.namespace, data.gitops.min_production_replicas])
+}
+
+deny_production_replicas contains k8s.result(msg, "$.spec.minReplicas") if {
+	k8s.is_production
+	input.kind == "HorizontalPodAutoscaler"
+	minimum := object.get(input.spec, "minReplicas", 1)
+	minimum < data.gitops.min_production_replicas
+	msg := sprintf("%s: minReplicas %d in production namespace %s; keep at least %d", [k8s.subject, minimum, k8s.namespace, data.gitops.min_production_replicas])
+}

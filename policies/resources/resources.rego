@@ -1,0 +1,16 @@
+# Containers declare CPU and memory requests and a memory limit (no CPU limit required: it
+# only adds throttling).
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+required_resources := [["requests", "cpu"], ["requests", "memory"], ["limits", "memory"]]
+
+deny_resources contains k8s.result(msg, sprintf("%s.resources", [entry.path])) if {
+	some entry in k8s.containers
+	some key in required_resources
+	not entry.container.resources[key[0]][key[1]]
+	msg := sprintf("%s: container \"%s\" has no resources.%s.%s", [k8s.subject, k8s.container_name(entry.container), key[0], key[1]])
+}

@@ -1,0 +1,27 @@
+# A Rollout ships by canary and every canary is judged by analysis: a background analysis or
+# at least one analysis step.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+deny_rollout_canary contains k8s.result(msg, "$.spec.strategy") if {
+	input.kind == "Rollout"
+	not input.spec.strategy.canary
+	msg := sprintf("%s: strategy is not canary; releases must go through an analysed canary", [k8s.subject])
+}
+
+deny_rollout_analysis contains k8s.result(msg, "$.spec.strategy.canary") if {
+	input.kind == "Rollout"
+	canary := input.spec.strategy.canary
+	not has_analysis(canary)
+	msg := sprintf("%s: canary has no analysis (spec.strategy.canary.analysis or an analysis step)", [k8s.subject])
+}
+
+has_analysis(canary) if count(object.get(canary, ["analysis", "templates"], [])) > 0
+
+has_analysis(canary) if {
+	some step in object.get(canary, "steps", [])
+	count(object.get(step, ["analysis", "templates"], [])) > 0
+}

@@ -1,0 +1,17 @@
+# Long-running pods must not mount a ServiceAccount token they do not need
+# (automountServiceAccountToken: false on the pod spec). Jobs and workflows are exempt: Argo
+# Workflows' executor talks to the API server with the token.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+token_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"}
+
+deny_automount_token contains k8s.result(msg, pod.path) if {
+	input.kind in token_kinds
+	some pod in k8s.pods
+	not object.get(pod.spec, "automountServiceAccountToken", true) == false
+	msg := sprintf("%s: pod spec must set automountServiceAccountToken: false", [k8s.subject])
+}

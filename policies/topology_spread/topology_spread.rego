@@ -1,0 +1,28 @@
+# Production workloads spread their pods over zones (topologySpreadConstraints on
+# topology.kubernetes.io/zone); elsewhere a missing spread is only a warning.
+package main
+
+import rego.v1
+
+import data.lib.k8s
+
+zone_key := "topology.kubernetes.io/zone"
+
+spreads_over_zones(pod) if {
+	some constraint in object.get(pod.spec, "topologySpreadConstraints", [])
+	constraint.topologyKey == zone_key
+}
+
+deny_topology_spread contains k8s.result(msg, pod.path) if {
+	k8s.is_production
+	some pod in k8s.service_pods
+	not spreads_over_zones(pod)
+	msg := sprintf("%s: pods are not spread over zones in production namespace %s (add a topologySpreadConstraint on %s)", [k8s.subject, k8s.namespace, zone_key])
+}
+
+warn_topology_spread contains k8s.result(msg, pod.path) if {
+	not k8s.is_production
+	some pod in k8s.service_pods
+	not spreads_over_zones(pod)
+	msg := sprintf("%s: pods are not spread over zones (no topologySpreadConstraint on %s)", [k8s.subject, zone_key])
+}

@@ -1,0 +1,93 @@
+"""``gitops policy test``: Rego unit tests (like ``opa test``) plus the policy samples.
+
+Every policy folder must have a ``*_test.rego``; a folder without tests fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tools.commands.validate import repo_root
+from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
+from tools.validate.options import load_options
+from tools.validate.policies import load_policies
+from tools.validate.policytest import run_tests
+from tools.validate.samples import check_samples
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("policy", help="work with the Rego policies")
+    sub = p.add_subparsers(dest="policy_command", metavar="ACTION")
+    sub.required = True
+    t = sub.add_parser(
+        "test",
+        help="run the *_test.rego unit tests and check the allowed/disallowed samples",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    t.add_argument("policy_dirs", nargs="*", type=Path, metavar="DIR")
+    t.add_argument("--data", action="append", type=Path, default=[], metavar="FILE")
+    t.add_argument("--no-samples", dest="samples", action="store_false")
+    t.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    t.set_defaults(func=run)
+
+
+def policy_folders(dirs: list[Path]) -> list[Path]:
+    """Folders that hold policy modules (not tests)."""
+    folders: set[Path] = set()
+    for directory in dirs:
+        for path in directory.rglob("*.rego"):
+            if not path.stem.endswith("_test"):
+                folders.add(path.parent)
+    return sorted(folders)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = load_options(
+        repo_root(),
+        policy_dirs=[d.resolve() for d in args.policy_dirs] or None,
+        data_files=[d.resolve() for d in args.data] or None,
+    )
+    policies = load_policies(options.policy_dirs, options.data_files)
+    if not policies.modules:
+        raise UserError(f"no Rego policies under {', '.join(map(str, options.policy_dirs))}")
+    out = sys.stdout
+    failed = 0
+    root = options.repo_root
+
+    def shown(path: Path) -> str:
+        try:
+            return path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            return str(path)
+
+    folders = policy_folders(options.policy_dirs)
+    tested = {m.path.parent for m in policies.tests}
+    for folder in folders:
+        if folder not in tested:
+            failed += 1
+            out.write(f"FAIL {shown(folder)}: policy folder has no *_test.rego\n")
+    result = run_tests(policies)
+    for problem in result.problems:
+        failed += 1
+        out.write(f"ERROR {problem}\n")
+    for test in result.results:
+        if not test.passed:
+            failed += 1
+            out.write(f"FAIL {shown(test.module)}: {test.name}: {test.message}\n")
+        elif args.verbose:
+            out.write(f"PASS {shown(test.module)}: {test.name}\n")
+    samples = check_samples(policies, folders) if args.samples else []
+    for sample in samples:
+        if not sample.passed:
+            failed += 1
+            out.write(f"FAIL {shown(sample.path)}: {sample.message}\n")
+        elif args.verbose:
+            out.write(f"PASS {shown(sample.path)}: {sample.message or 'no denials'}\n")
+    passed = sum(t.passed for t in result.results)
+    out.write(
+        f"{'FAILED' if failed else 'PASSED'}: {passed}/{len(result.results)} tests, "
+        f"{sum(s.passed for s in samples)}/{len(samples)} samples, {len(folders)} policy folders\n"
+    )
+    return EXIT_FINDINGS if failed else EXIT_OK

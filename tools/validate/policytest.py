@@ -1,0 +1,141 @@
+"""``gitops policy test``: run the ``*_test.rego`` unit tests, like ``opa test``.
+
+rego-cpp (the engine behind regopy) fails on ``with input as`` as soon as the rule under test
+calls a built-in, so the runner evaluates a test the other way round: it removes the
+``with input as <name>`` clauses from the test module, sets ``<name>``'s value as the
+interpreter's input and then queries the test rule. This is equivalent for tests that use one
+input per test rule and name it (``count(deny_x) == 1 with input as bad_pod``), which is the
+convention of this repository; any other ``with`` is reported as unsupported instead of being
+run wrongly. The same files run unchanged under ``opa test`` and ``conftest verify``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.errors import UserError
+from tools.validate.policies import Module, PolicySet, new_interpreter, rego_error
+
+TEST_HEAD = re.compile(r"^(test_[A-Za-z0-9_]+)\b", re.MULTILINE)
+WITH_INPUT = re.compile(r"[ \t]+with[ \t]+input[ \t]+as[ \t]+([A-Za-z_][A-Za-z0-9_.]*)")
+OTHER_WITH = re.compile(r"\bwith\s+(?!input\s+as\b)\S+")
+
+
+@dataclass
+class TestResult:
+    module: Path
+    name: str
+    passed: bool
+    message: str = ""
+
+
+@dataclass
+class TestRun:
+    results: list[TestResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(r.passed for r in self.results)
+
+
+def _strip_comments(source: str) -> str:
+    # Comments may mention "with input as"; blank them out but keep offsets and lines.
+    return re.sub(r"#[^\n]*", lambda m: " " * len(m.group(0)), source)
+
+
+def _plan(module: Module) -> tuple[str, dict[str, set[str]], dict[str, str]]:
+    """(rewritten source, test -> input names, test -> unsupported reason)."""
+    code = _strip_comments(module.source)
+    heads = [(m.start(), m.group(1)) for m in TEST_HEAD.finditer(code)]
+    inputs: dict[str, set[str]] = {name: set() for _, name in heads}
+    unsupported: dict[str, str] = {}
+
+    def owner(offset: int) -> str | None:
+        current = None
+        for start, name in heads:
+            if start > offset:
+                break
+            current = name
+        return current
+
+    for match in WITH_INPUT.finditer(code):
+        test = owner(match.start())
+        if test is not None:
+            inputs[test].add(match.group(1))
+    for match in OTHER_WITH.finditer(code):
+        test = owner(match.start())
+        if test is not None:
+            unsupported[test] = f"`{match.group(0)}` is not supported by the regopy runner"
+    for test, names in inputs.items():
+        if len(names) > 1:
+            unsupported[test] = "uses more than one `with input as` value"
+    rewritten = list(module.source)
+    for match in reversed(list(WITH_INPUT.finditer(code))):
+        rewritten[match.start() : match.end()] = []
+    return "".join(rewritten), inputs, unsupported
+
+
+def _value(interpreter: Any, package: str, name: str) -> Any:
+    ref = name if name.startswith("data.") else f"data.{package}.{name}"
+    output = interpreter.query(f"x := {ref}")
+    if not output.ok() or not output.results:
+        raise LookupError(f"test input {name} is undefined")
+    return output.results[0].bindings.get("x")
+
+
+def run_tests(policies: PolicySet, only: set[Path] | None = None) -> TestRun:
+    """Run every test module (or those in *only*) against the policies."""
+    run = TestRun()
+    for test_module in policies.tests:
+        if only is not None and test_module.path not in only:
+            continue
+        package = test_module.package
+        if package is None:
+            run.problems.append(f"{test_module.path}: no package declaration")
+            continue
+        source, inputs, unsupported = _plan(test_module)
+        modules = [*policies.modules, Module(test_module.path, source)]
+        try:
+            interpreter = new_interpreter(modules, policies.data)
+        except UserError as exc:
+            run.problems.append(exc.message)
+            continue
+        probe = interpreter.query("x := 1")  # modules compile on the first query
+        if not probe.ok():
+            run.problems.append(
+                f"{test_module.path}: the policies or this test module do not compile "
+                "(rego-cpp printed the error above)"
+            )
+            continue
+        for name in inputs:
+            if name in unsupported:
+                run.results.append(TestResult(test_module.path, name, False, unsupported[name]))
+                continue
+            run.results.append(_run_one(interpreter, test_module, package, name, inputs[name]))
+    return run
+
+
+def _run_one(
+    interpreter: Any, module: Module, package: str, name: str, inputs: set[str]
+) -> TestResult:
+    import regopy
+
+    try:
+        if inputs:
+            (input_name,) = inputs
+            interpreter.set_input(_value(interpreter, package, input_name))
+        else:
+            interpreter.set_input({})
+        output = interpreter.query(f"x := data.{package}.{name}")
+    except LookupError as exc:
+        return TestResult(module.path, name, False, str(exc))
+    except regopy.RegoError as exc:
+        return TestResult(module.path, name, False, rego_error(exc, [module]))
+    if not output.ok():
+        return TestResult(module.path, name, False, "evaluation error")
+    passed = bool(output.results) and output.results[0].bindings.get("x") is True
+    return TestResult(module.path, name, passed, "" if passed else "test rule is not true")
