@@ -56,6 +56,14 @@ class ImageRef:
         return self.tag or self.digest or "(unset)"
 
     @property
+    def brief(self) -> str:
+        """Like :attr:`version` with the digest cut to 12 hex digits, for titles."""
+        digest = f"sha256:{self.short}" if self.digest else ""
+        if self.tag and digest:
+            return f"{self.tag}@{digest}"
+        return self.tag or digest or "(unset)"
+
+    @property
     def short(self) -> str:
         """A short, branch-safe label: the first 12 hex digits of the digest, else the tag."""
         if self.digest:

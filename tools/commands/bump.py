@@ -109,6 +109,7 @@ class Change:
     ref: ImageRef
     verb: str = "bump"  # "bump" | "promote"
     note: str = ""  # extra paragraph for the commit and PR bodies (promote: the source commit)
+    trailers: tuple[str, ...] = ()  # commit message trailers, e.g. "Source-Commit: <sha>"
     title_suffix: str = ""
 
     @property
@@ -120,7 +121,7 @@ class Change:
 
     @property
     def title(self) -> str:
-        what = f"{self.verb} {self.ref.name} to {self.ref.version}"
+        what = f"{self.verb} {self.ref.name} to {self.ref.brief}"
         return f"chore({self.env}): {what}{self.title_suffix}"
 
     def message(self, old: ImageRef | None) -> str:
@@ -133,6 +134,8 @@ class Change:
         ]
         if self.note:
             lines += ["", self.note]
+        if self.trailers:
+            lines += ["", *self.trailers]
         return "\n".join(lines) + "\n"
 
 
@@ -356,6 +359,7 @@ def _dry_run(ctx: Context, change: Change, opts: Options) -> int:
         return 0
     rel = overlay_file(change.env)
     say(file_diff(rel, edit))
+    say("")
     say("Plan (dry run, nothing was changed):")
     say(f"  base:    {ctx.remote}/{ctx.base} at {ctx.start[:12]}")
     say(f"  commit:  {change.title}")

@@ -77,14 +77,12 @@ def run(args: argparse.Namespace) -> int:
         )
     sha = ctx.repo.last_commit_touching(ctx.start, rel, entry.lines)
     carried = f"{sha[:12]} ({ctx.repo.subject(sha)})" if sha else "an unknown commit"
-    note = f"Promoted from {source}, where commit {carried} set this reference."
-    if sha:
-        note += f"\nSource-Commit: {sha}"
     change = Change(
         env=target,
         ref=ImageRef(entry.name, entry.tag, entry.digest),
         verb="promote",
-        note=note,
+        note=f"Promoted from {source}, where commit {carried} set this reference.",
+        trailers=(f"Source-Commit: {sha}",) if sha else (),
         title_suffix=f" from {source}",
     )
     return ship(change, opts, ctx, tool="gitops promote")

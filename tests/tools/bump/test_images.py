@@ -54,6 +54,8 @@ def test_parse_reference_rejects(text: str, needle: str) -> None:
 def test_ref_labels() -> None:
     assert ImageRef(NAME, "1.0", DIGEST).version == f"1.0@{DIGEST}"
     assert ImageRef(NAME, None, DIGEST).short == "ab" * 6
+    assert ImageRef(NAME, "1.0", DIGEST).brief == "1.0@sha256:" + "ab" * 6
+    assert ImageRef(NAME, None, DIGEST).brief == "sha256:" + "ab" * 6
     assert str(ImageRef(NAME, "1.0")) == f"{NAME}:1.0"
 
 

@@ -12,6 +12,7 @@ IMAGE = "ghcr.io/example-org/model-api"
 STAGING = "overlays/staging/kustomization.yaml"
 PRODUCTION = "overlays/production/kustomization.yaml"
 DIGEST = "sha256:" + "3" * 64
+SHORT = "sha256:" + "3" * 12
 
 pytestmark = pytest.mark.integration
 
@@ -54,11 +55,13 @@ def test_promote_copies_the_exact_digest_and_names_the_source_commit(
     assert f"digest: {DIGEST}\n    newTag: 1.4.0" in promoted  # existing key kept first
     assert "# production is pinned by digest (promoted from staging)" in promoted
     pull = github.calls("POST", "/pulls")[0].body
-    assert pull["title"] == (f"chore(production): promote {IMAGE} to 1.4.0@{DIGEST} from staging")
+    assert pull["title"] == f"chore(production): promote {IMAGE} to 1.4.0@{SHORT} from staging"
+    assert f"| new | `{IMAGE}:1.4.0@{DIGEST}` |" in pull["body"]
     assert f"commit {staging_commit[:12]} (chore(staging): bump {IMAGE}" in pull["body"]
     assert "changed: `Deployment model-api-production/model-api`" in pull["body"]
     message = git(remote.bare, "log", "-1", "--format=%B", branch)
-    assert f"Source-Commit: {staging_commit}" in message
+    assert message.endswith(f"\n\nSource-Commit: {staging_commit}")
+    assert f"@{DIGEST}" in message  # the body carries the full reference
 
     # promoting again while the PR is open changes nothing
     assert run(remote, "promote", "--from", "staging", "--to", "production") == 0
@@ -71,7 +74,7 @@ def test_promote_no_pr_and_noop(remote: Remote, capsys: pytest.CaptureFixture[st
     assert run(remote, "bump", *args) == 0
     assert run(remote, "promote", "--from", "staging", "--to", "production", "--no-pr") == 0
     assert f"digest: {DIGEST}" in remote.show(PRODUCTION)
-    assert remote.subjects()[0] == f"chore(production): promote {IMAGE} to {DIGEST} from staging"
+    assert remote.subjects()[0] == f"chore(production): promote {IMAGE} to {SHORT} from staging"
     capsys.readouterr()
     head = remote.head()
     assert run(remote, "promote", "--from", "staging", "--to", "production", "--no-pr") == 0
