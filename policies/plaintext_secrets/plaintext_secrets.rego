@@ -16,7 +16,13 @@ deny_plaintext_secret_env contains k8s.result(msg, sprintf("%s.env[%d].value", [
 	some entry in k8s.containers
 	some i, env in object.get(entry.container, "env", [])
 	regex.match(data.gitops.secret_env_pattern, lower(env.name))
+	not names_a_reference(env.name)
 	is_string(env.value)
 	env.value != ""
 	msg := sprintf("%s: container \"%s\" sets %s to a literal value; use valueFrom.secretKeyRef", [k8s.subject, k8s.container_name(entry.container), env.name])
+}
+
+names_a_reference(name) if {
+	some suffix in data.gitops.secret_env_reference_suffixes
+	endswith(lower(name), suffix)
 }

@@ -9,6 +9,8 @@ secret_env_from_ref := secret_env_pod([
 	{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
 ])
 
+secret_env_file_path := secret_env_pod([{"name": "API_TOKEN_FILE", "value": "/var/run/secrets/api/token"}])
+
 secret_env_literal := secret_env_pod([{"name": "api_token", "value": "s3cr3t"}])
 
 secret_with_data := {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "data": {"password": "cGFzcw=="}}
@@ -29,4 +31,8 @@ test_secret_with_data_denied if {
 
 test_secret_without_data_allowed if {
 	count(deny_secret_data) == 0 with input as secret_empty
+}
+
+test_token_file_path_allowed if {
+	count(deny_plaintext_secret_env) == 0 with input as secret_env_file_path
 }

@@ -304,6 +304,18 @@ def _promtool(run: Run, resources: list[Resource], whole_repo: bool) -> None:
             run.add("error", issue.rule, issue.message, file=issue.file)
 
 
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """Drop repeats: a base file rendered by two overlays has the same problem once."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for finding in findings:
+        key = (finding.severity, finding.rule, finding.message, finding.file, finding.line)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
 def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
     """Validate *paths* (or the whole repository when empty) and return every finding.
 
@@ -367,7 +379,7 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         )
     _promtool(run, resources, whole_repo=not paths)
 
-    findings = sorted(run.findings, key=Finding.sort_key)
+    findings = _unique(sorted(run.findings, key=Finding.sort_key))
     summary = Summary(
         resources=len(resources),
         files=len(run.files) + len(inputs.roots),

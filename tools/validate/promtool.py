@@ -8,11 +8,13 @@ there, so they test exactly what the manifests render.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,15 +94,26 @@ def check(
             spec = resource.obj.get("spec")
             (work / name).write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
             by_file[name] = resource
-        if by_file:
-            code, output = _run([binary, "check", "rules", *sorted(by_file)], work)
-            if code != 0:
-                issues.extend(_check_issues(output, by_file))
         test_files = (
             sorted(tests_dir.glob("*_test.yaml")) if tests_dir and tests_dir.is_dir() else []
         )
-        for test in test_files:
-            issues.extend(_run_test(binary, test, work, by_file, display, require_all_tests))
+        # promtool is single-threaded and a rule test can take seconds: run them side by side.
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            check = (
+                pool.submit(_run, [binary, "check", "rules", *sorted(by_file)], work)
+                if by_file
+                else None
+            )
+            tests = [
+                pool.submit(_run_test, binary, test, work, by_file, display, require_all_tests)
+                for test in test_files
+            ]
+            if check is not None:
+                code, output = check.result()
+                if code != 0:
+                    issues.extend(_check_issues(output, by_file))
+            for future in tests:
+                issues.extend(future.result())
     return issues
 
 
