@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from tests.tools.bump.fake_github import FakeGitHub
-from tests.tools.bump.gitrepo import Remote, git
+from tests.tools.bump.gitrepo import DATA, Remote, git
 from tools.cli import main
 
 IMAGE = "ghcr.io/example-org/model-api"
@@ -258,3 +261,78 @@ def test_enterprise_api_url_and_repo_flag(
     args = ["--env", "staging", "--tag", "1.1.0", "--github-api", github.url]
     assert bump(remote, *args, "--github-repo", "platform/deploys") == 0
     assert github.calls("POST", "/pulls")[0].path == "/repos/platform/deploys/pulls"
+
+
+def test_image_reference_inline(remote: Remote) -> None:
+    base = ["bump", "--repo-dir", str(remote.work), "--env", "staging", "--no-pr"]
+    assert main([*base, "--image", f"{IMAGE}:1.5.0"]) == 0
+    assert 'newTag: "1.5.0"' in remote.show(STAGING)
+    assert main([*base, "--image", f"{IMAGE}:1.6.0", "--tag", "1.7.0"]) == 2
+
+
+def test_leftover_branch_with_same_content_is_reused(
+    remote: Remote, github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run pushed its branch and then died before opening the PR: the rerun finishes it."""
+    github.fail_create = 500
+    assert bump(remote, "--env", "staging", "--tag", "1.1.0") == 2
+    branch = "gitops/bump/staging/model-api-1.1.0"
+    # put the branch back as a crashed run would have left it
+    other = remote.clone("other")
+    git(other, "checkout", "-qb", branch)
+    path = other / STAGING
+    path.write_text(path.read_text().replace('"1.0.0"', '"1.1.0"'))
+    git(other, "commit", "-qam", "leftover")
+    git(other, "push", "-q", "origin", branch)
+    github.fail_create = None
+    capsys.readouterr()
+    assert bump(remote, "--env", "staging", "--tag", "1.1.0") == 0
+    assert "opened pull request #1" in capsys.readouterr().out
+    assert git(remote.bare, "log", "-1", "--format=%s", branch) == "leftover"
+
+
+def test_leftover_branch_with_other_content_is_refused(
+    remote: Remote, github: FakeGitHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = remote.clone("other")
+    branch = "gitops/bump/staging/model-api-1.1.0"
+    git(other, "checkout", "-qb", branch)
+    (other / "README.md").write_text("x\n")
+    git(other, "add", "README.md")
+    git(other, "commit", "-qm", "unrelated")
+    git(other, "push", "-q", "origin", branch)
+    sha = remote.head(branch)
+    assert bump(remote, "--env", "staging", "--tag", "1.1.0") == 2
+    err = capsys.readouterr().err
+    assert f"branch {branch} already exists on origin with different content" in err
+    assert remote.head(branch) == sha
+    assert github.calls("POST", "/pulls") == []
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ("require-digest = { production = 'yes' }", "require-digest must map"),
+        ("push-attempts = 0", "push-attempts must be an integer"),
+        ("labels = 'gitops'", "labels must be a list"),
+    ],
+)
+def test_bad_config_is_named(
+    remote: Remote, capsys: pytest.CaptureFixture[str], table: str, needle: str
+) -> None:
+    (remote.work / "pyproject.toml").write_text(f"[tool.gitops.bump]\n{table}\n")
+    assert bump(remote, "--env", "staging", "--tag", "1.1.0", "--no-pr") == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_dry_run_without_a_remote(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "solo"
+    shutil.copytree(DATA / "repo", repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "init")
+    args = ["bump", "--repo-dir", str(repo), "--env", "staging", "--image", IMAGE, "--tag", "2"]
+    assert main([*args, "--dry-run", "--no-pr"]) == 0
+    assert "base:    origin/main at" in capsys.readouterr().out
+    assert main([*args, "--no-pr"]) == 2
+    assert "no git remote named 'origin'" in capsys.readouterr().err
