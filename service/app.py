@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from service import errors
@@ -54,6 +54,8 @@ class ModelState:
         self.instruments = instruments
         self.access_log = access_log
         self.ready = False
+        # Set on SIGTERM (service.server): readiness answers 503 while requests are still served.
+        self.draining = False
         self.schema: InputSchema | None = None
 
     def load(self, model_uri: str) -> None:
@@ -118,6 +120,10 @@ def _error_headers(error: ApiError) -> dict[str, str] | None:
 
 def _not_ready() -> ApiError:
     return ApiError(503, errors.TEMPORARILY_UNAVAILABLE, "the model is not loaded yet")
+
+
+def _draining() -> ApiError:
+    return ApiError(503, errors.TEMPORARILY_UNAVAILABLE, "shutting down")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -259,7 +265,11 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         if matrix.shape[0] <= INLINE_MAX_ROWS:
             prediction = predictor.predict(matrix)
         else:
-            prediction = await run_in_threadpool(predictor.predict, matrix)
+            # abandon_on_cancel: when the graceful-shutdown timeout cancels the request, do not
+            # wait for the computation (service.server then exits without it).
+            prediction = await anyio.to_thread.run_sync(
+                predictor.predict, matrix, abandon_on_cancel=True
+            )
         instruments.observe_predictions(prediction.probabilities)
         return prediction
 
@@ -270,6 +280,8 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     async def ping() -> Response:
         if not state.ready:
             return _mlflow_error(_not_ready())
+        if state.draining:
+            return _mlflow_error(_draining())
         return Response(b"\n", media_type=JSON)
 
     @app.get("/version", tags=["mlflow"], summary="The MLflow version, as mlflow models serve")
@@ -326,6 +338,8 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     async def ready() -> Response:
         if not state.ready:
             return _oip_error(_not_ready())
+        if state.draining:
+            return _oip_error(_draining())
         return _json({"ready": True})
 
     @app.get("/v2/models/{model_name}", tags=["v2"], summary="Model metadata")
@@ -346,6 +360,8 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     async def model_ready(model_name: str, model_version: str | None = None) -> Response:
         try:
             known_model(model_name, model_version)
+            if state.draining:
+                raise _draining()
         except ApiError as error:
             return _oip_error(error)
         return _json({"name": model_name, "ready": True})

@@ -2,8 +2,10 @@
 
 Startup order: load the model (and warm it up), then bind and serve. A model that cannot be
 loaded ends the process with exit code 1 and one log line saying why — it never serves without a
-model. SIGTERM stops accepting, lets in-flight requests finish for up to ``graceful_timeout``
-seconds, then exits 0.
+model. On SIGTERM the server first *drains*: for ``drain_seconds`` it keeps serving while its
+readiness endpoints answer 503, so load balancers (Kubernetes endpoints) stop routing new
+requests to it; then it stops accepting, lets in-flight requests finish for up to
+``graceful_timeout`` seconds, and exits 0. A second SIGTERM, or SIGINT, skips the drain.
 
 Why we bind the socket ourselves: with ``--workers N > 1`` uvicorn (0.54) pre-binds a socket
 created as ``socket.socket(family)``, whose ``proto`` is 0. asyncio only enables TCP_NODELAY on
@@ -106,6 +108,36 @@ def build_app(settings: ServeSettings, predictor_factory: str) -> FastAPI:
     return app
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server with a drain period between SIGTERM and the start of its shutdown."""
+
+    def __init__(
+        self, config: uvicorn.Config, *, drain_seconds: float, on_drain: Callable[[], None]
+    ):
+        super().__init__(config)
+        self._drain_seconds = drain_seconds
+        self._on_drain = on_drain
+        self._drain_deadline: float | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        first_term = sig == signal.SIGTERM and self._drain_deadline is None
+        if first_term and self._drain_seconds > 0 and not self.should_exit:
+            self._drain_deadline = time.monotonic() + self._drain_seconds
+            self._on_drain()
+            _log.info("draining", extra={"seconds": self._drain_seconds})
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_deadline is not None and time.monotonic() >= self._drain_deadline:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def _after_shutdown(signum: int, frame: FrameType | None) -> None:
+    """uvicorn re-raises the signal it shut down for; after a graceful stop, exit 0 instead."""
+
+
 def serve_app(app: FastAPI, settings: ServeSettings, sock: socket.socket) -> int:
     """Serve one app on an already bound socket until SIGTERM/SIGINT; the exit code."""
     config = uvicorn.Config(
@@ -117,9 +149,24 @@ def serve_app(app: FastAPI, settings: ServeSettings, sock: socket.socket) -> int
         timeout_graceful_shutdown=max(1, round(settings.graceful_timeout)),
         timeout_keep_alive=max(1, round(settings.keepalive_timeout)),
     )
-    server = uvicorn.Server(config)
+    state = model_state(app)
+
+    def on_drain() -> None:
+        state.draining = True
+
+    server = DrainingServer(config, drain_seconds=settings.drain_seconds, on_drain=on_drain)
+    signal.signal(signal.SIGTERM, _after_shutdown)
+    signal.signal(signal.SIGINT, _after_shutdown)
     server.run(sockets=[sock])
-    return 0 if server.started else 1
+    code = 0 if server.started else 1
+    busy = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    if busy:
+        # Inference threads still computing requests that the graceful timeout cancelled:
+        # the interpreter would wait for them at exit, past the grace period. Leave now.
+        _log.warning("abandoning busy inference threads", extra={"threads": len(busy)})
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 def run(settings: ServeSettings, *, predictor_factory: str = DEFAULT_PREDICTOR_FACTORY) -> int:
@@ -140,8 +187,8 @@ def run(settings: ServeSettings, *, predictor_factory: str = DEFAULT_PREDICTOR_F
 
 def _worker(settings: ServeSettings, predictor_factory: str, sock: socket.socket) -> None:
     """Entry point of one worker process."""
-    # Own process group: a terminal's Ctrl-C reaches only the supervisor, which then sends
-    # exactly one SIGTERM (uvicorn treats a second signal as "force quit").
+    # Own process group: a terminal's Ctrl-C reaches only the supervisor, which then forwards
+    # exactly one signal (uvicorn treats a second SIGINT as "force quit").
     os.setpgrp()
     json_logging.configure(settings.log_level)
     try:
@@ -153,7 +200,7 @@ def _worker(settings: ServeSettings, predictor_factory: str, sock: socket.socket
 
 
 def _supervise(settings: ServeSettings, predictor_factory: str, sock: socket.socket) -> int:
-    """Start the workers, forward SIGTERM/SIGINT as one SIGTERM each, and wait for them.
+    """Start the workers, forward SIGTERM (drain) or SIGINT (no drain) to each, wait for them.
 
     If a worker exits on its own (model load failure, crash) the others are stopped too and the
     supervisor exits non-zero, so the orchestrator restarts the whole unit.
@@ -166,8 +213,11 @@ def _supervise(settings: ServeSettings, predictor_factory: str, sock: socket.soc
         for i in range(settings.workers)
     ]
     stop = threading.Event()
+    forward = [signal.SIGTERM]
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            forward[0] = signal.Signals(signum)
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -189,8 +239,10 @@ def _supervise(settings: ServeSettings, predictor_factory: str, sock: socket.soc
                 break
         for worker in workers:
             if worker.is_alive() and worker.pid is not None:
-                os.kill(worker.pid, signal.SIGTERM)
-        deadline = time.monotonic() + settings.graceful_timeout + _KILL_MARGIN
+                os.kill(worker.pid, forward[0])
+        deadline = (
+            time.monotonic() + settings.drain_seconds + settings.graceful_timeout + _KILL_MARGIN
+        )
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
         for worker in workers:

@@ -54,6 +54,7 @@ class LinearPredictor:
         *,
         info: ModelInfo = INFO,
         delay: float = 0.0,
+        delay_rows: int = 1,
         fail_load: str | None = None,
     ) -> None:
         self.columns = list(columns or [Column(name) for name in FEATURES])
@@ -63,6 +64,7 @@ class LinearPredictor:
         self.weights = np.linspace(-1.0, 1.0, width) / np.maximum(np.abs(ROW[:width]), 1e-3)
         self.bias = 0.1
         self.delay = delay
+        self.delay_rows = delay_rows
         self.fail_load = fail_load
         self.loads = 0
         self.seen: list[npt.NDArray[np.float64]] = []
@@ -83,15 +85,17 @@ class LinearPredictor:
         assert features.shape[1] == len(self.columns)
         with self._lock:
             self.seen.append(features.copy())
-        if self.delay:
+        if self.delay and len(features) >= self.delay_rows:
             time.sleep(self.delay)
         probabilities = self.scores(features)
         return Prediction((probabilities >= 0.5).astype(np.int64), probabilities)
 
 
 def predictor_from_env(settings: ServeSettings) -> LinearPredictor:
-    """Factory for subprocess servers: FAKE_PREDICT_DELAY seconds per call, FAKE_FAIL_LOAD."""
+    """Factory for subprocess servers: FAKE_PREDICT_DELAY seconds per call with at least
+    FAKE_DELAY_ROWS rows, FAKE_FAIL_LOAD makes load() raise that message."""
     return LinearPredictor(
         delay=float(os.environ.get("FAKE_PREDICT_DELAY", "0")),
+        delay_rows=int(os.environ.get("FAKE_DELAY_ROWS", "1")),
         fail_load=os.environ.get("FAKE_FAIL_LOAD") or None,
     )
