@@ -8,6 +8,8 @@ import data.lib.k8s
 deny_hpa_bounds contains k8s.result(msg, "$.spec.maxReplicas") if {
 	input.kind == "HorizontalPodAutoscaler"
 	minimum := object.get(input.spec, "minReplicas", 1)
+	is_number(minimum)
+	is_number(input.spec.maxReplicas)
 	input.spec.maxReplicas < minimum
 	msg := sprintf("%s: maxReplicas %d is below minReplicas %d", [k8s.subject, input.spec.maxReplicas, minimum])
 }

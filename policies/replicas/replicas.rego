@@ -10,6 +10,7 @@ deny_production_replicas contains k8s.result(msg, "$.spec.replicas") if {
 	k8s.is_production
 	input.kind in k8s.service_kinds
 	replicas := input.spec.replicas
+	is_number(replicas)
 	replicas < data.gitops.min_production_replicas
 	msg := sprintf("%s: %d replicas in production namespace %s; run at least %d", [k8s.subject, replicas, k8s.namespace, data.gitops.min_production_replicas])
 }
@@ -18,6 +19,7 @@ deny_production_replicas contains k8s.result(msg, "$.spec.minReplicas") if {
 	k8s.is_production
 	input.kind == "HorizontalPodAutoscaler"
 	minimum := object.get(input.spec, "minReplicas", 1)
+	is_number(minimum)
 	minimum < data.gitops.min_production_replicas
 	msg := sprintf("%s: minReplicas %d in production namespace %s; keep at least %d", [k8s.subject, minimum, k8s.namespace, data.gitops.min_production_replicas])
 }
