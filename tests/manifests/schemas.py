@@ -9,6 +9,7 @@ not say ``x-kubernetes-preserve-unknown-fields`` accepts no other keys.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -70,31 +71,44 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
+_NAMES_KIND = re.compile(r"^  names:\n(?:    .*\n)*?    kind: (\w+)$", re.MULTILINE)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @cache
-def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """``(apiVersion, kind) -> strict JSON schema`` for every served CRD version."""
-    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+def _crd_files_by_kind() -> dict[str, list[Path]]:
+    """Kind -> CRD files declaring it, found by a text scan (parsing every CRD is slow)."""
+    files: dict[str, list[Path]] = {}
     for path in sorted(CRD_DIR.rglob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+        for kind in _NAMES_KIND.findall(path.read_text(encoding="utf-8")):
+            files.setdefault(kind, []).append(path)
+    return files
+
+
+@cache
+def crd_schema(api_version: str, kind: str) -> dict[str, Any] | None:
+    """Strict JSON schema of ``kind`` at ``api_version`` from the CRDs, if a CRD serves it."""
+    for path in _crd_files_by_kind().get(kind, []):
+        for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=_LOADER):
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group = doc["spec"]["group"]
-            kind = doc["spec"]["names"]["kind"]
+            if doc["spec"]["names"]["kind"] != kind:
+                continue
             for version in doc["spec"]["versions"]:
-                if not version.get("served", True):
+                if f"{group}/{version['name']}" != api_version or not version.get("served", True):
                     continue
-                schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
-                schema = _strict(schema)
+                schema = _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
                 schema.setdefault("properties", {})["metadata"] = METADATA_SCHEMA
-                schemas[(f"{group}/{version['name']}", kind)] = schema
-    return schemas
+                return schema
+    return None
 
 
 def validate_object(obj: dict[str, Any]) -> list[Problem]:
     kind = str(obj.get("kind"))
     name = str(obj.get("metadata", {}).get("name"))
     key = (str(obj.get("apiVersion")), kind)
-    schema = crd_schemas().get(key)
+    schema = crd_schema(*key)
     if schema is not None:
         validator = jsonschema.Draft7Validator(schema)
         return [
