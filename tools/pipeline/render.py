@@ -33,6 +33,9 @@ def documents() -> dict[Path, str]:
     """Relative path → rendered YAML text, for every generated file."""
     return {
         OUTPUT_DIR / "workflowtemplate.yaml": _dump(workflow.workflow_template().to_dict()),
+        OUTPUT_DIR / "workflowtemplate-image-build.yaml": _dump(
+            workflow.image_build_template().to_dict()
+        ),
         OUTPUT_DIR / "cronworkflow.yaml": _dump(workflow.cron_workflow().to_dict()),
     }
 

@@ -34,6 +34,7 @@ from hera.workflows import models as m
 from tools.pipeline import steps
 
 TEMPLATE_NAME = "model-training"
+BUILD_TEMPLATE_NAME = "model-image-build"
 CRON_NAME = "model-training-weekly"
 SERVICE_ACCOUNT = "model-training"
 SCHEDULE = "0 3 * * 1"  # Mondays 03:00 UTC
@@ -46,6 +47,22 @@ LABELS = {
     "app.kubernetes.io/name": TEMPLATE_NAME,
     "app.kubernetes.io/part-of": "model-api",
     "app.kubernetes.io/component": "training",
+}
+
+# The build template's inputs; all but version are passed through from the workflow parameters.
+BUILD_INPUTS = ("version", "model-name", "mlflow-tracking-uri", "image", "git-repo", "git-revision")
+
+# Policy exemptions of the build template (policies/exceptions): rootless BuildKit cannot run
+# under the restricted profile, and its image is upstream's, pinned by version.
+EXEMPT_ANNOTATIONS = {
+    "policy.gitops.example.org/exempt": (
+        "capabilities_not_dropped,privilege_escalation,seccomp,writable_root_fs,image_registry"
+    ),
+    "policy.gitops.example.org/exempt-reason": (
+        "rootless BuildKit needs a user namespace (seccomp/AppArmor Unconfined, newuidmap file "
+        "capabilities, writable home); it runs as uid 1000, unprivileged, in this template only; "
+        "image is upstream moby/buildkit pinned by version"
+    ),
 }
 
 # Workflow parameters (name → default). Submitters may override any of them.
@@ -125,11 +142,11 @@ def _python_step(
 
 def _build_image_step() -> Container:
     args = steps.build_image_args(
-        context=f"{_param('git-repo')}#{_param('git-revision')}",
+        context=f"{_input('git-repo')}#{_input('git-revision')}",
         version=_input("version"),
-        model_name=_param("model-name"),
-        tracking_uri=_param("mlflow-tracking-uri"),
-        image=_param("image"),
+        model_name=_input("model-name"),
+        tracking_uri=_input("mlflow-tracking-uri"),
+        image=_input("image"),
         metadata_file=f"{OUTPUTS}/build-metadata.json",
     )
     script = steps.build_image_script(args, digest_file=f"{OUTPUTS}/digest")
@@ -138,7 +155,7 @@ def _build_image_step() -> Container:
         image=BUILDKIT_IMAGE,
         command=["sh", "-c"],
         args=[script],
-        inputs=[Parameter(name="version")],
+        inputs=[Parameter(name=n) for n in BUILD_INPUTS],
         outputs=_outputs("digest"),
         env=[
             # No nested process sandbox: the pod is not privileged (BuildKit rootless docs).
@@ -149,9 +166,17 @@ def _build_image_step() -> Container:
             cpu_request="1", cpu_limit="2", memory_request="2Gi", memory_limit="4Gi"
         ),
         # Rootless BuildKit creates a user namespace and mounts inside it: RuntimeDefault seccomp
-        # and AppArmor block those calls, and its newuidmap helper needs file capabilities
-        # (so no drop ALL / no allowPrivilegeEscalation=false). It still runs as uid 1000, not
-        # privileged, and this exception is confined to this one step.
+        # and AppArmor block those calls, and its newuidmap helper needs file capabilities (so no
+        # drop ALL and no allowPrivilegeEscalation=false); it writes to /home/user and /run. It
+        # still runs as uid 1000 and is not privileged. The exception is confined to this one
+        # template, which is why it lives in its own WorkflowTemplate (see EXEMPT_ANNOTATIONS).
+        pod_security_context=m.PodSecurityContext(
+            run_as_non_root=True,
+            run_as_user=1000,
+            run_as_group=1000,
+            fs_group=1000,
+            seccomp_profile=m.SeccompProfile(type="Unconfined"),
+        ),
         security_context=m.SecurityContext(
             run_as_non_root=True,
             run_as_user=1000,
@@ -160,13 +185,42 @@ def _build_image_step() -> Container:
             seccomp_profile=m.SeccompProfile(type="Unconfined"),
             app_armor_profile=m.AppArmorProfile(type="Unconfined"),
         ),
-        volume_mounts=[
-            _TMP,
-            m.VolumeMount(name="buildkit-state", mount_path="/home/user/.local/share/buildkit"),
-            m.VolumeMount(name="registry-auth", mount_path="/home/user/.docker", read_only=True),
+        # template-level volumes (the calling workflow does not declare them); Hera mounts each
+        volumes=[
+            EmptyDirVolume(
+                name="tmp",
+                mount_path="/tmp",  # noqa: S108 - the pod's scratch emptyDir
+                size_limit=m.Quantity("1Gi"),
+            ),
+            EmptyDirVolume(
+                name="buildkit-state",
+                mount_path="/home/user/.local/share/buildkit",
+                size_limit=m.Quantity("20Gi"),
+            ),
+            SecretVolume(
+                name="registry-auth",
+                mount_path="/home/user/.docker",
+                read_only=True,
+                secret_name=REGISTRY_SECRET,
+                items=[m.KeyToPath(key=".dockerconfigjson", path="config.json")],
+            ),
         ],
         retry_strategy=_retry(),
     )
+
+
+def image_build_template() -> WorkflowTemplate:
+    """``model-image-build``: the rootless BuildKit step, referenced by ``model-training``."""
+    with WorkflowTemplate(
+        name=BUILD_TEMPLATE_NAME,
+        labels=LABELS,
+        annotations=EXEMPT_ANNOTATIONS,
+        entrypoint="build-image",
+        service_account_name=SERVICE_ACCOUNT,
+        active_deadline_seconds=2 * 3600,
+    ) as template:
+        _build_image_step()
+    return template
 
 
 def _git_env() -> list[Any]:
@@ -206,15 +260,7 @@ def workflow_template() -> WorkflowTemplate:
         active_deadline_seconds=4 * 3600,
         ttl_strategy=m.TTLStrategy(seconds_after_completion=7 * 24 * 3600),
         pod_gc=m.PodGC(strategy="OnPodSuccess"),
-        volumes=[
-            EmptyDirVolume(name="tmp", size_limit=m.Quantity("2Gi")),
-            EmptyDirVolume(name="buildkit-state", size_limit=m.Quantity("20Gi")),
-            SecretVolume(
-                name="registry-auth",
-                secret_name=REGISTRY_SECRET,
-                items=[m.KeyToPath(key=".dockerconfigjson", path="config.json")],
-            ),
-        ],
+        volumes=[EmptyDirVolume(name="tmp", size_limit=m.Quantity("2Gi"))],
     ) as template:
         train = _python_step(
             "train",
@@ -263,7 +309,6 @@ def workflow_template() -> WorkflowTemplate:
             outputs=("version", "registered-uri"),
             resources=small,
         )
-        build_image = _build_image_step()
         open_pr = _python_step(
             "open-pr",
             [
@@ -304,10 +349,14 @@ def workflow_template() -> WorkflowTemplate:
                     "gate-reason": "{{steps.evaluate.outputs.parameters.reason}}",
                 },
             )
-            build_image(
+            Step(
                 name="build-image",
+                template_ref=m.TemplateRef(name=BUILD_TEMPLATE_NAME, template="build-image"),
                 when=passed,
-                arguments={"version": "{{steps.register.outputs.parameters.version}}"},
+                arguments={
+                    "version": "{{steps.register.outputs.parameters.version}}",
+                    **{n: _param(n) for n in BUILD_INPUTS if n != "version"},
+                },
             )
             open_pr(
                 name="open-pr",

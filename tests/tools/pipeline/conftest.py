@@ -1,4 +1,4 @@
-"""Fixtures of the pipeline tests: the repository root and the Argo Workflows CRD schemas."""
+"""Fixtures of the pipeline tests: the repository root and CRD schemas."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # The shared CRD schemas sit beside the clone (./dev test exports GITOPS_CRD_DIR).
-CRD_DIR = (
-    Path(os.environ.get("GITOPS_CRD_DIR", REPO_ROOT.parent / "shared" / "crds")) / "argo-workflows"
-)
+CRD_ROOT = Path(os.environ.get("GITOPS_CRD_DIR", REPO_ROOT.parent / "shared" / "crds"))
+CRD_DIRS = ("argo-workflows", "external-secrets")
 
 
 def _strict(schema: Any) -> Any:
@@ -41,13 +40,15 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def crd_schemas() -> dict[str, dict[str, Any]]:
-    """kind → strict openAPIV3Schema of the served version, from the Argo Workflows CRDs."""
-    files = sorted(CRD_DIR.glob("*.yaml"))
-    assert files, f"no Argo Workflows CRDs in {CRD_DIR} (set GITOPS_CRD_DIR)"
+    """kind → strict openAPIV3Schema of the served version (Argo Workflows, External Secrets)."""
+    files = sorted(f for d in CRD_DIRS for f in (CRD_ROOT / d).glob("*.yaml"))
+    assert files, f"no CRDs under {CRD_ROOT} (set GITOPS_CRD_DIR)"
     schemas: dict[str, dict[str, Any]] = {}
     for path in files:
         with path.open(encoding="utf-8") as fh:
             crd = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         version = next(v for v in crd["spec"]["versions"] if v.get("served", True))
+        if crd["spec"]["group"] == "external-secrets.io":
+            version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
         schemas[crd["spec"]["names"]["kind"]] = _strict(version["schema"]["openAPIV3Schema"])
     return schemas

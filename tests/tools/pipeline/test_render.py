@@ -18,7 +18,7 @@ TRAINING = Path("base/training")
 
 def _committed(repo_root: Path) -> list[dict[str, Any]]:
     docs = []
-    for name in ("workflowtemplate.yaml", "cronworkflow.yaml"):
+    for name in ("workflowtemplate.yaml", "workflowtemplate-image-build.yaml", "cronworkflow.yaml"):
         docs.append(yaml.safe_load((repo_root / TRAINING / name).read_text(encoding="utf-8")))
     return docs
 
@@ -33,9 +33,25 @@ def _errors(schema: dict[str, Any], doc: dict[str, Any]) -> list[str]:
 def test_committed_templates_are_valid_against_the_argo_workflows_crds(
     repo_root: Path, crd_schemas: dict[str, dict[str, Any]]
 ) -> None:
-    for doc in _committed(repo_root):
+    docs = _committed(repo_root)
+    assert [d["kind"] for d in docs] == ["WorkflowTemplate", "WorkflowTemplate", "CronWorkflow"]
+    for doc in docs:
         assert doc["apiVersion"] == "argoproj.io/v1alpha1"
         assert _errors(crd_schemas[doc["kind"]], doc) == []
+
+
+def test_external_secrets_are_valid_and_nothing_secret_is_committed(
+    repo_root: Path, crd_schemas: dict[str, dict[str, Any]]
+) -> None:
+    for base in ("base/training", "base/mlflow-backup"):
+        docs = [d for d in yaml.safe_load_all(kustomize.build(repo_root / base)) if d]
+        assert not [d for d in docs if d["kind"] == "Secret"], base
+        external = [d for d in docs if d["kind"] == "ExternalSecret"]
+        assert external, base
+        for doc in external:
+            assert doc["apiVersion"] == "external-secrets.io/v1"
+            assert doc["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault"}
+            assert _errors(crd_schemas["ExternalSecret"], doc) == [], doc["metadata"]["name"]
 
 
 @pytest.mark.parametrize(
@@ -115,17 +131,34 @@ def test_steps_run_in_pipeline_order_and_later_ones_wait_for_the_gate() -> None:
     assert order == ["train", "evaluate", "register", "build-image", "open-pr"]
     gate = "{{steps.evaluate.outputs.parameters.passed}} == true"
     assert [g[0].get("when") for g in pipeline["steps"]] == [None, None, gate, gate, gate]
+    build = pipeline["steps"][3][0]
+    assert build["templateRef"] == {"name": "model-image-build", "template": "build-image"}
+    build_args = {p["name"]: p["value"] for p in build["arguments"]["parameters"]}
+    assert build_args["version"] == "{{steps.register.outputs.parameters.version}}"
     open_pr = pipeline["steps"][4][0]
     assert open_pr["arguments"]["parameters"] == [
         {"name": "digest", "value": "{{steps.build-image.outputs.parameters.digest}}"}
     ]
+    # every input the referenced build template declares is passed
+    (build_template,) = workflow.image_build_template().to_dict()["spec"]["templates"]
+    declared = {p["name"] for p in build_template["inputs"]["parameters"]}
+    assert declared == set(build_args)
+    assert {p["name"] for p in spec["arguments"]["parameters"]} >= declared - {"version"}
+
+
+def _containers() -> dict[str, dict[str, Any]]:
+    templates = [
+        *workflow.workflow_template().to_dict()["spec"]["templates"],
+        *workflow.image_build_template().to_dict()["spec"]["templates"],
+    ]
+    return {t["name"]: t for t in templates if "container" in t}
 
 
 def test_every_step_is_a_hardened_container_with_resources_and_retries() -> None:
     spec = workflow.workflow_template().to_dict()["spec"]
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    containers = {t["name"]: t for t in spec["templates"] if "container" in t}
+    containers = _containers()
     assert set(containers) == {"train", "evaluate", "register", "build-image", "open-pr"}
     for name, template in containers.items():
         container = template["container"]
@@ -135,16 +168,32 @@ def test_every_step_is_a_hardened_container_with_resources_and_retries() -> None
         assert ctx["runAsNonRoot"] is True, name
         assert ctx.get("privileged") in (None, False), name
         if name == "build-image":
-            # the one documented exception (rootless BuildKit needs user namespaces)
-            assert ctx["runAsUser"] == 1000
-            assert container["image"].endswith("-rootless")
-            assert container["image"].split(":")[1] != "rootless"  # a pinned version
-            continue
+            continue  # see the next test
         assert ctx["readOnlyRootFilesystem"] is True, name
         assert ctx["allowPrivilegeEscalation"] is False, name
         assert ctx["capabilities"] == {"drop": ["ALL"]}, name
         assert ctx["seccompProfile"] == {"type": "RuntimeDefault"}, name
         assert container["command"][:4] == ["python", "-m", "tools.pipeline.steps", name]
+        assert container["image"] == workflow.TOOLS_IMAGE
+
+
+def test_the_rootless_build_is_the_one_documented_exception() -> None:
+    template = _containers()["build-image"]
+    container = template["container"]
+    assert container["image"].startswith("moby/buildkit:v") and container["image"].endswith(
+        "-rootless"
+    )
+    assert template["securityContext"]["runAsUser"] == container["securityContext"]["runAsUser"]
+    assert container["securityContext"]["runAsUser"] != 0
+    assert "buildctl-daemonless.sh build" in container["args"][0]
+    assert "push=true" in container["args"][0]
+    metadata = workflow.image_build_template().to_dict()["metadata"]
+    exempt = metadata["annotations"]["policy.gitops.example.org/exempt"].split(",")
+    assert "seccomp" in exempt and "privileged" not in exempt and "run_as_root" not in exempt
+    assert metadata["annotations"]["policy.gitops.example.org/exempt-reason"].strip()
+    # the main template carries no exemption
+    main = workflow.workflow_template().to_dict()["metadata"]
+    assert "policy.gitops.example.org/exempt" not in main.get("annotations", {})
 
 
 def test_cron_runs_the_template_weekly_without_overlap() -> None:
@@ -166,6 +215,7 @@ def test_kustomize_builds_base_training_without_a_namespace(repo_root: Path) -> 
             "RoleBinding",
             "ExternalSecret",
             "ExternalSecret",
+            "WorkflowTemplate",
             "WorkflowTemplate",
             "CronWorkflow",
         ]
