@@ -23,6 +23,18 @@ from tools.errors import UserError
 _ENV_OVERRIDES = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
 
 
+# How git says "the remote moved under you" (a plain non-fast-forward, or losing the ref-update
+# race inside the remote when two pushes arrive together).
+_STALE_MARKERS = (
+    "non-fast-forward",
+    "fetch first",
+    "stale info",
+    "failed to update ref",
+    "cannot lock ref",
+    "incorrect old value",
+)
+
+
 class GitError(UserError):
     """A git command failed; the message names the command and quotes git's stderr."""
 
@@ -119,6 +131,13 @@ class Git:
                 return line[len("ref: refs/heads/") : -len("\tHEAD")]
         return None
 
+    def tracked_default_branch(self, remote: str) -> str | None:
+        """What ``refs/remotes/<remote>/HEAD`` points at locally (set by ``git clone``)."""
+        proc = self.run("symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD", check=False)
+        prefix = f"refs/remotes/{remote}/"
+        ref = proc.stdout.strip()
+        return ref[len(prefix) :] if ref.startswith(prefix) else None
+
     def remote_branch_sha(self, remote: str, branch: str) -> str | None:
         """The commit ``branch`` points at on ``remote`` right now (asks the remote)."""
         proc = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}")
@@ -176,20 +195,13 @@ class Git:
         if proc.returncode == 0:
             return PushResult(PushStatus.OK, "")
         text = f"{proc.stdout}\n{proc.stderr}"
-        status_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("!")]
-        detail = status_lines[0].split("\t")[-1] if status_lines else text.strip().splitlines()[-1:]
-        detail_text = detail if isinstance(detail, str) else " ".join(detail)
-        stale_markers = (
-            "non-fast-forward",
-            "fetch first",
-            "stale info",
-            "failed to update ref",
-            "cannot lock ref",
-            "incorrect old value",
-        )
-        if any(marker in text for marker in stale_markers):
-            return PushResult(PushStatus.STALE, detail_text)
-        return PushResult(PushStatus.REJECTED, detail_text)
+        # --porcelain reports a refused ref as "!<TAB>src:dst<TAB>[rejected] (reason)".
+        refused = [ln.split("\t")[-1] for ln in proc.stdout.splitlines() if ln.startswith("!")]
+        lines = text.strip().splitlines()
+        detail = refused[0] if refused else (lines[-1] if lines else f"exit {proc.returncode}")
+        if any(marker in text for marker in _STALE_MARKERS):
+            return PushResult(PushStatus.STALE, detail)
+        return PushResult(PushStatus.REJECTED, detail)
 
     def delete_remote_branch(self, remote: str, branch: str, expected_sha: str) -> None:
         """Delete ``branch`` on ``remote`` only if it still points at ``expected_sha``."""

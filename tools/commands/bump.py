@@ -8,6 +8,7 @@ behind. ``gitops promote`` reuses this flow (:func:`ship`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import re
@@ -20,7 +21,7 @@ from typing import Any
 from tools import kustomize
 from tools.commands.diff import KustomizationDiff, ObjectDiff, diff_renders, format_markdown
 from tools.errors import EXIT_FINDINGS, UserError
-from tools.git import Git, PushStatus, temporary_worktree
+from tools.git import Git, GitError, PushStatus, temporary_worktree
 from tools.github import (
     GitHubClient,
     PullRequest,
@@ -176,7 +177,7 @@ def open_context(opts: Options) -> Context:
     )
     if opts.dry_run:
         # Touch nothing, not even remote-tracking refs: plan against what we already know.
-        base = base or repo.current_branch() or "main"
+        base = base or repo.tracked_default_branch(opts.remote) or repo.current_branch() or "main"
         tracking = f"refs/remotes/{opts.remote}/{base}"
         if has_remote and repo.has_ref(tracking):
             return Context(repo, top, opts.remote, base, repo.rev_parse(tracking), config)
@@ -396,7 +397,8 @@ def _push_to_base(ctx: Context, change: Change, opts: Options) -> int:
             sha = tree.commit_all(change.message(edit.old))
             result = ctx.repo.push(ctx.remote, sha, ctx.base)
             if result.status is PushStatus.OK:
-                ctx.repo.fetch(ctx.remote, ctx.base)
+                with contextlib.suppress(GitError):  # only refreshes origin/<base> locally
+                    ctx.repo.fetch(ctx.remote, ctx.base)
                 say(f"pushed {sha[:12]} to {ctx.remote}/{ctx.base}: {change.title}")
                 return 0
             if result.status is PushStatus.REJECTED:
