@@ -39,13 +39,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "train":
-        # Imported lazily: training pulls in MLflow and scikit-learn, serving does not need them.
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["train"]:
+        # Everything after "train" (even --help) belongs to the trainer. Imported lazily:
+        # training pulls in MLflow and scikit-learn, serving does not need them.
         from service import train
 
-        return train.main(args.args)
-    return _serve(args)
+        return train.main(arguments[1:])
+    return _serve(_parser().parse_args(arguments))
 
 
 def _serve(args: argparse.Namespace) -> int:

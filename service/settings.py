@@ -36,10 +36,11 @@ class ServeSettings(BaseSettings):
         default=20.0, gt=0, description="seconds to finish in-flight requests after SIGTERM"
     )
     drain_seconds: float = Field(
-        default=5.0,
+        default=0.0,
         ge=0,
         description="after SIGTERM, keep serving this long while readiness says 503, so load "
-        "balancers stop routing here before the listener closes (SIGINT skips it)",
+        "balancers stop routing here before the listener closes (SIGINT skips it); 0 when a "
+        "preStop hook already delays SIGTERM",
     )
     keepalive_timeout: float = Field(
         default=5.0, gt=0, description="seconds an idle keep-alive connection stays open"
