@@ -116,3 +116,43 @@ def _span(text: str, key: str) -> tuple[int, int, str]:
     )
     node = next(v for k, v in item.value if k.value == key)
     return node.start_mark.index, node.end_mark.index, node.style or "plain"
+
+
+def _insertion(text: str, out: str) -> str:
+    """The one contiguous piece ``out`` adds to ``text`` (fails if anything else changed)."""
+    prefix = 0
+    while prefix < len(text) and text[prefix] == out[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < len(text) - prefix and text[-1 - suffix] == out[-1 - suffix]:
+        suffix += 1
+    assert prefix + suffix == len(text), "something besides an insertion changed"
+    return out[prefix : len(out) - suffix]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kustomizations(), digests)
+def test_adding_a_key_or_an_entry_only_inserts(text: str, new_digest: str) -> None:
+    before = _data(text)
+    assert isinstance(before, dict)
+    entry = next(e for e in before["images"] if e["name"] == TARGET)
+    if "digest" in entry:  # add a whole new entry instead
+        name = "ghcr.io/example-org/new-image"
+        out = set_image(text, ImageRef(name, None, new_digest))
+        added = _insertion(text, out)
+        assert name in added and new_digest in added
+        after = _data(out)
+        assert isinstance(after, dict)
+        assert after["images"] == [*before["images"], {"name": name, "digest": new_digest}]
+    else:  # pin the existing entry: the digest key is added next to the tag
+        out = set_image(text, ImageRef(TARGET, entry["newTag"], new_digest))
+        added = _insertion(text, out)
+        assert added.strip(" ,\r\n") == f"digest: {new_digest}"
+        after = _data(out)
+        assert isinstance(after, dict)
+        assert next(e for e in after["images"] if e["name"] == TARGET) == {
+            **entry,
+            "digest": new_digest,
+        }
+    assert ("\r\n" in text) == ("\r\n" in out)
+    assert out.replace("\r\n", "").count("\n") == 0 or "\r\n" not in text
