@@ -51,6 +51,7 @@ class ApiProcess:
             "MODEL_API_HOST": "127.0.0.1",
             "MODEL_API_PORT": str(self.port),
             "MODEL_API_LOG_LEVEL": "warning",
+            "MODEL_API_GRACEFUL_TIMEOUT": "2",
             "REHEARSAL_FAULT": self.fault,
             "REHEARSAL_ERROR_RATE": str(self.error_rate),
             "REHEARSAL_LATENCY": str(self.latency),

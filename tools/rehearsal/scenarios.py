@@ -162,7 +162,7 @@ class Rehearsal:
 
     def log(self, message: str) -> None:
         if self.log_enabled:
-            print(f"[rehearsal] {message}", flush=True)
+            print(f"[rehearsal {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
     def __enter__(self) -> Rehearsal:
         try:

@@ -1,0 +1,21 @@
+"""One rehearsal environment (models, Prometheus, stable API) shared by every scenario."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tools.rehearsal.scenarios import Rehearsal, Timing
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
+    workdir = tmp_path_factory.mktemp("rehearsal")
+X
+    timing = Timing(window="8s", interval="4s", count=3, error_retry="1s", warmup=8.0)
+    with Rehearsal(workdir=workdir, timing=timing, repo=REPO, log=False) as shared:
+        yield shared
