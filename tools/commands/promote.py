@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tools.commands.bump import (
+from tools.errors import EXIT_FINDINGS, UserError
+from tools.images import ImageEntry, ImageRef, check_name, read_images
+from tools.release import (
     Change,
     add_shipping_arguments,
     open_context,
@@ -19,8 +21,6 @@ from tools.commands.bump import (
     overlay_file,
     ship,
 )
-from tools.errors import EXIT_FINDINGS, UserError
-from tools.images import ImageEntry, ImageRef, check_name, read_images
 
 
 def add_parser(subparsers: Any) -> None:

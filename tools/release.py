@@ -1,0 +1,511 @@
+"""Ship one image-reference change to an environment: the flow behind ``bump`` and ``promote``.
+
+The edit, the render and the validation happen in a temporary worktree of the remote base branch,
+never in the user's checkout, so every failure simply drops that worktree and nothing is left
+behind. The result is a dry-run plan, a commit pushed to the base branch (retried when the branch
+moves, never forced) or a pull request (idempotent: an open one is reported, not duplicated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools import kustomize
+from tools.commands.diff import KustomizationDiff, ObjectDiff, diff_renders, format_markdown
+from tools.errors import EXIT_FINDINGS, UserError
+from tools.git import Git, GitError, PushStatus, temporary_worktree
+from tools.github import (
+    GitHubClient,
+    PullRequest,
+    PullRequestExists,
+    RepoSlug,
+    api_url_from,
+    parse_remote_url,
+    parse_slug,
+    token_from_env,
+)
+from tools.images import ImageRef, find_image, read_text, set_image, write_atomic
+
+_ENV_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+DEFAULT_REQUIRE_DIGEST = {"production": True}
+DEFAULT_PUSH_ATTEMPTS = 5
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class BumpConfig:
+    """``[tool.gitops.bump]`` of the repository's pyproject.toml."""
+
+    require_digest: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_REQUIRE_DIGEST))
+    push_attempts: int = DEFAULT_PUSH_ATTEMPTS
+    labels: tuple[str, ...] = ("gitops",)
+
+    def requires_digest(self, env: str) -> bool:
+        return self.require_digest.get(env, False)
+
+
+def load_config(repo_root: Path) -> BumpConfig:
+    path = repo_root / "pyproject.toml"
+    if not path.is_file():
+        return BumpConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"{path}: cannot read: {exc}") from exc
+    table: Any = data.get("tool", {}).get("gitops", {}).get("bump", {})
+    if not isinstance(table, dict):
+        raise UserError(f"{path}: [tool.gitops.bump] must be a table")
+    require = table.get("require-digest", DEFAULT_REQUIRE_DIGEST)
+    if not isinstance(require, dict) or not all(isinstance(v, bool) for v in require.values()):
+        raise UserError(
+            f"{path}: [tool.gitops.bump] require-digest must map environments to booleans"
+        )
+    attempts = table.get("push-attempts", DEFAULT_PUSH_ATTEMPTS)
+    if not isinstance(attempts, int) or not 1 <= attempts <= 20:
+        raise UserError(f"{path}: [tool.gitops.bump] push-attempts must be an integer 1-20")
+    labels = table.get("labels", ["gitops"])
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise UserError(f"{path}: [tool.gitops.bump] labels must be a list of strings")
+    return BumpConfig({str(k): bool(v) for k, v in require.items()}, attempts, tuple(labels))
+
+
+# --------------------------------------------------------------------------- the change
+
+
+def overlay_dir(env: str) -> str:
+    if not _ENV_RE.match(env):
+        raise UserError(f"environment {env!r} is not a valid name", hint="e.g. staging, production")
+    return f"overlays/{env}"
+
+
+def overlay_file(env: str) -> str:
+    return f"{overlay_dir(env)}/kustomization.yaml"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One image reference to set in one environment, and how to describe it."""
+
+    env: str
+    ref: ImageRef
+    verb: str = "bump"  # "bump" | "promote"
+    note: str = ""  # extra paragraph for the commit and PR bodies (promote: the source commit)
+    trailers: tuple[str, ...] = ()  # commit message trailers, e.g. "Source-Commit: <sha>"
+    title_suffix: str = ""
+
+    @property
+    def branch(self) -> str:
+        label = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.ref.short).strip(".-")
+        label = re.sub(r"\.{2,}", ".", label).removesuffix(".lock")
+        basename = self.ref.name.rsplit("/", 1)[-1]
+        return f"gitops/{self.verb}/{self.env}/{basename}-{label}"
+
+    @property
+    def title(self) -> str:
+        what = f"{self.verb} {self.ref.name} to {self.ref.brief}"
+        return f"chore({self.env}): {what}{self.title_suffix}"
+
+    def message(self, old: ImageRef | None) -> str:
+        lines = [
+            self.title,
+            "",
+            f"{overlay_file(self.env)}:",
+            f"  {old if old else '(not set)'}",
+            f"  → {self.ref}",
+        ]
+        if self.note:
+            lines += ["", self.note]
+        if self.trailers:
+            lines += ["", *self.trailers]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to ship a change (shared by bump and promote)."""
+
+    repo_dir: Path
+    remote: str = "origin"
+    base: str | None = None
+    pr: bool = True
+    dry_run: bool = False
+    labels: tuple[str, ...] | None = None
+    github_api: str | None = None
+    github_repo: str | None = None
+    validate: bool = True
+
+
+@dataclass(frozen=True)
+class Context:
+    repo: Git
+    top: Path
+    remote: str
+    base: str
+    start: str  # commit the change is made on top of
+    config: BumpConfig
+
+
+def open_context(opts: Options) -> Context:
+    """Find the repository, the base branch and the commit to start from (fetching it)."""
+    repo = Git(opts.repo_dir.resolve())
+    top = repo.toplevel()
+    repo = Git(top)
+    config = load_config(top)
+    base = opts.base
+    has_remote = (
+        repo.run("config", "--get", f"remote.{opts.remote}.url", check=False).returncode == 0
+    )
+    if opts.dry_run:
+        # Touch nothing, not even remote-tracking refs: plan against what we already know.
+        base = base or repo.tracked_default_branch(opts.remote) or repo.current_branch() or "main"
+        tracking = f"refs/remotes/{opts.remote}/{base}"
+        if has_remote and repo.has_ref(tracking):
+            return Context(repo, top, opts.remote, base, repo.rev_parse(tracking), config)
+        return Context(repo, top, opts.remote, base, repo.rev_parse(f"refs/heads/{base}"), config)
+    if not has_remote:
+        raise UserError(f"no git remote named {opts.remote!r}", hint="pass --remote NAME")
+    base = base or repo.remote_default_branch(opts.remote) or repo.current_branch()
+    if base is None:
+        raise UserError("cannot tell the base branch", hint="pass --base BRANCH")
+    start = repo.fetch(opts.remote, base)
+    return Context(repo, top, opts.remote, base, start, config)
+
+
+def check_policy(change: Change, config: BumpConfig) -> None:
+    if config.requires_digest(change.env) and not change.ref.digest:
+        raise UserError(
+            f"{change.env} accepts only images pinned by digest; {change.ref} has no digest",
+            hint="pass --digest sha256:... (or set require-digest in [tool.gitops.bump])",
+            exit_code=EXIT_FINDINGS,
+        )
+
+
+def validate_overlay(ctx: Context, tree: Path, env: str) -> None:
+    """Run the ``gitops validate`` engine on the changed overlay only; refuse on errors."""
+    from tools.validate import load_options, validate_paths  # the engine of `gitops validate`
+
+    # The worktree is the repository being validated (its config and policies are those of
+    # the base commit), but CRD folders configured relative to the checkout (../shared/crds)
+    # only resolve from the user's checkout, so those are handed over. promtool rule tests are
+    # not about this change and stay out of it.
+    from_checkout = load_options(ctx.top)
+    options = load_options(tree, run_rule_tests=False, crd_dirs=from_checkout.crd_dirs)
+    report = validate_paths([tree / overlay_dir(env)], options)
+    errors = list(report.errors)
+    if errors:
+        shown = "\n  ".join(_finding(e, tree) for e in errors[:10])
+        more = f"\n  … and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise UserError(
+            f"the change makes {overlay_dir(env)} invalid, nothing was committed:\n  {shown}{more}",
+            exit_code=EXIT_FINDINGS,
+        )
+
+
+def _finding(finding: Any, tree: Path) -> str:
+    where = str(finding.resource) if getattr(finding, "resource", None) else ""
+    file = str(getattr(finding, "file", "") or "").replace(f"{tree}/", "")
+    location = where or file
+    return f"{location}: {finding.message} [{finding.rule}]" if location else str(finding.message)
+
+
+@dataclass
+class Edit:
+    path: str  # the edited file, relative to the repository root
+    old: ImageRef | None
+    old_text: str
+    new_text: str
+    objects: list[ObjectDiff]
+
+
+def apply_edit(ctx: Context, tree: Git, change: Change) -> Edit | None:
+    """Edit and render in ``tree``; None when already at the reference."""
+    rel = overlay_file(change.env)
+    path = tree.cwd / rel
+    if not path.is_file():
+        raise UserError(
+            f"{rel} does not exist on {ctx.base}",
+            hint=f"environments: {', '.join(list_envs(tree.cwd)) or '(none)'}",
+        )
+    old_text = read_text(path)
+    entry = find_image(old_text, change.ref.name, rel)
+    new_text = set_image(old_text, change.ref, source=rel)
+    if new_text == old_text:
+        return None
+    before = kustomize.build(path.parent)
+    write_atomic(path, new_text)
+    after = kustomize.build(path.parent)
+    objects = diff_renders(before, after, overlay_dir(change.env))
+    old = ImageRef(change.ref.name, entry.tag, entry.digest) if entry else None
+    return Edit(rel, old, old_text, new_text, objects)
+
+
+def list_envs(root: Path) -> list[str]:
+    overlays = root / "overlays"
+    return (
+        sorted(p.name for p in overlays.iterdir() if (p / "kustomization.yaml").is_file())
+        if overlays.is_dir()
+        else []
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+
+def pr_body(change: Change, edit: Edit, tool: str) -> str:
+    lines = [
+        f"{change.verb.capitalize()}s `{change.ref.name}` in **{change.env}**.",
+        "",
+        "| | reference |",
+        "|---|---|",
+        f"| old | `{edit.old if edit.old else '(not set)'}` |",
+        f"| new | `{change.ref}` |",
+        "",
+        f"File: `{overlay_file(change.env)}`",
+        "",
+    ]
+    if change.note:
+        lines += [change.note, ""]
+    lines += ["### Rendered objects that change", ""]
+    if edit.objects:
+        lines += [f"- {o.status}: `{o.label}` ({o.api_version})" for o in edit.objects]
+    else:
+        lines += ["- none (the image is not used by any rendered object)"]
+    lines += [""]
+    details = format_markdown([KustomizationDiff(overlay_dir(change.env), edit.objects)])
+    lines += [details, ""]
+    lines += [f"_Opened by `{tool}`._"]
+    return "\n".join(lines) + "\n"
+
+
+def file_diff(rel: str, edit: Edit) -> str:
+    return "".join(
+        difflib.unified_diff(
+            edit.old_text.splitlines(keepends=True),
+            edit.new_text.splitlines(keepends=True),
+            fromfile=f"a/{rel}",
+            tofile=f"b/{rel}",
+        )
+    )
+
+
+def _already(change: Change) -> None:
+    say(f"{change.env}: {change.ref.name} is already at {change.ref.version}; nothing to do")
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+    sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------- shipping
+
+
+def ship(
+    change: Change, opts: Options, ctx: Context | None = None, tool: str = "gitops bump"
+) -> int:
+    """Make ``change`` on the base branch: dry run, direct push, or pull request."""
+    ctx = ctx or open_context(opts)
+    check_policy(change, ctx.config)
+    github = None if opts.dry_run or not opts.pr else _github(ctx, opts)
+    if opts.dry_run:
+        return _dry_run(ctx, change, opts)
+    if github is not None:
+        client, slug = github
+        with client:
+            return _open_pull(ctx, change, opts, client, slug, tool)
+    return _push_to_base(ctx, change, opts)
+
+
+def _github(ctx: Context, opts: Options) -> tuple[GitHubClient, RepoSlug]:
+    token = token_from_env(os.environ)
+    if not token:
+        raise UserError(
+            "opening a pull request needs a GitHub token",
+            hint="set GITHUB_TOKEN or GH_TOKEN, or use --no-pr to push to the base branch",
+        )
+    if opts.github_repo:
+        slug = parse_slug(opts.github_repo)
+    else:
+        slug = parse_remote_url(ctx.repo.remote_url(ctx.remote))
+    return GitHubClient(token, api_url_from(opts.github_api, os.environ)), slug
+
+
+def _dry_run(ctx: Context, change: Change, opts: Options) -> int:
+    with temporary_worktree(ctx.repo, ctx.start) as tree:
+        edit = apply_edit(ctx, tree, change)
+        if edit is not None and opts.validate:
+            validate_overlay(ctx, tree.cwd, change.env)
+    if edit is None:
+        _already(change)
+        return 0
+    rel = overlay_file(change.env)
+    say(file_diff(rel, edit))
+    say("")
+    say("Plan (dry run, nothing was changed):")
+    say(f"  base:    {ctx.remote}/{ctx.base} at {ctx.start[:12]}")
+    say(f"  commit:  {change.title}")
+    if opts.pr:
+        say(f"  push:    {ctx.remote} {change.branch}")
+        labels = ", ".join(_labels(ctx, change, opts))
+        say(f"  open PR: {change.branch} → {ctx.base}, labels: {labels}")
+    else:
+        say(f"  push:    {ctx.remote} {ctx.base} (retry on a concurrent push, never forced)")
+    say("  rendered objects that change:")
+    for obj in edit.objects or []:
+        say(f"    {obj.status}: {obj.label}")
+    if not edit.objects:
+        say("    none")
+    return 0
+
+
+def _labels(ctx: Context, change: Change, opts: Options) -> list[str]:
+    chosen = list(opts.labels) if opts.labels else [*ctx.config.labels, f"env:{change.env}"]
+    return list(dict.fromkeys(chosen))
+
+
+def _push_to_base(ctx: Context, change: Change, opts: Options) -> int:
+    start = ctx.start
+    attempts = ctx.config.push_attempts
+    with temporary_worktree(ctx.repo, start) as tree:
+        for attempt in range(1, attempts + 1):
+            edit = apply_edit(ctx, tree, change)
+            if edit is None:
+                _already(change)
+                return 0
+            if opts.validate:
+                validate_overlay(ctx, tree.cwd, change.env)
+            sha = tree.commit_all(change.message(edit.old))
+            result = ctx.repo.push(ctx.remote, sha, ctx.base)
+            if result.status is PushStatus.OK:
+                with contextlib.suppress(GitError):  # only refreshes origin/<base> locally
+                    ctx.repo.fetch(ctx.remote, ctx.base)
+                say(f"pushed {sha[:12]} to {ctx.remote}/{ctx.base}: {change.title}")
+                return 0
+            if result.status is PushStatus.REJECTED:
+                raise UserError(
+                    f"{ctx.remote} refused the push to {ctx.base}: {result.detail}",
+                    hint="nothing was changed; a protected branch needs --pr",
+                )
+            # Someone pushed first: start again from their commit and re-apply the edit.
+            start = ctx.repo.fetch(ctx.remote, ctx.base)
+            tree.run("checkout", "--quiet", "--force", "--detach", start)
+            say(f"{ctx.remote}/{ctx.base} moved; re-applying on {start[:12]} (try {attempt + 1})")
+    raise UserError(
+        f"gave up after {attempts} attempts: {ctx.remote}/{ctx.base} kept moving",
+        hint="nothing was pushed; run the command again",
+    )
+
+
+def _open_pull(
+    ctx: Context, change: Change, opts: Options, client: GitHubClient, slug: RepoSlug, tool: str
+) -> int:
+    branch = change.branch
+    if not ctx.repo.check_branch_name(branch):
+        raise UserError(f"cannot make a branch name from {change.ref.version!r} ({branch!r})")
+    with temporary_worktree(ctx.repo, ctx.start) as tree:
+        edit = apply_edit(ctx, tree, change)
+        if edit is None:
+            _already(change)
+            return 0
+        existing = client.find_open_pull(slug, branch)
+        if existing is not None:
+            say(f"pull request already open, nothing changed: {existing.url}")
+            return 0
+        if opts.validate:
+            validate_overlay(ctx, tree.cwd, change.env)
+        sha = tree.commit_all(change.message(edit.old))
+        pushed = _push_branch(ctx, tree, branch, sha, edit)
+        try:
+            pull = _create_pull(client, slug, change, edit, ctx.base, tool)
+            client.add_labels(slug, pull.number, _labels(ctx, change, opts))
+        except BaseException:
+            if pushed is not None:  # leave the remote as we found it
+                ctx.repo.delete_remote_branch(ctx.remote, branch, pushed)
+            raise
+    say(f"opened pull request #{pull.number}: {pull.url}")
+    return 0
+
+
+def _push_branch(ctx: Context, tree: Git, branch: str, sha: str, edit: Edit) -> str | None:
+    """Push the PR branch; the sha pushed, or None when an identical branch already exists."""
+    rel = edit.path
+    remote_sha = ctx.repo.remote_branch_sha(ctx.remote, branch)
+    if remote_sha is not None:
+        tree.run("fetch", "--quiet", "--no-tags", ctx.remote, f"refs/heads/{branch}")
+        if tree.show("FETCH_HEAD", rel) == edit.new_text:
+            return None  # a previous run pushed exactly this; reuse it
+        raise UserError(
+            f"branch {branch} already exists on {ctx.remote} with different content",
+            hint=f"delete it (git push {ctx.remote} --delete {branch}) and run again",
+        )
+    result = ctx.repo.push(ctx.remote, sha, branch)
+    if result.status is not PushStatus.OK:
+        raise UserError(f"{ctx.remote} refused the push of {branch}: {result.detail}")
+    return sha
+
+
+def _create_pull(
+    client: GitHubClient, slug: RepoSlug, change: Change, edit: Edit, base: str, tool: str
+) -> PullRequest:
+    try:
+        return client.create_pull(
+            slug,
+            head=change.branch,
+            base=base,
+            title=change.title,
+            body=pr_body(change, edit, tool),
+        )
+    except PullRequestExists:
+        found = client.find_open_pull(slug, change.branch)
+        if found is None:
+            raise
+        return found
+
+
+# --------------------------------------------------------------------------- shared CLI flags
+
+
+def add_shipping_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pr",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="open a pull request (default) or, with --no-pr, push to the base branch",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the diff and the plan only")
+    p.add_argument("--base", help="base branch (default: the remote's default branch)")
+    p.add_argument("--remote", default="origin", help="git remote (default: origin)")
+    p.add_argument("--repo-dir", type=Path, default=Path("."), help="repository (default: .)")
+    p.add_argument(
+        "--label", action="append", dest="labels", metavar="LABEL", help="PR label (repeatable)"
+    )
+    p.add_argument(
+        "--github-api", help="GitHub API base URL (default: $GITHUB_API_URL or api.github.com)"
+    )
+    p.add_argument(
+        "--github-repo", metavar="OWNER/REPO", help="default: parsed from the remote URL"
+    )
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    return Options(
+        repo_dir=args.repo_dir,
+        remote=args.remote,
+        base=args.base,
+        pr=args.pr,
+        dry_run=args.dry_run,
+        labels=tuple(args.labels) if args.labels else None,
+        github_api=args.github_api,
+        github_repo=args.github_repo,
+    )
