@@ -114,7 +114,12 @@ class Git:
             env={**os.environ, **_ENV_OVERRIDES},
             check=False,
         )
-        return proc.stdout.decode("utf-8") if proc.returncode == 0 else None
+        if proc.returncode != 0:
+            return None
+        try:
+            return proc.stdout.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{path} at {rev}: not UTF-8 text") from exc
 
     def remote_url(self, remote: str) -> str:
         """The configured URL of ``remote`` (as written, before ``insteadOf`` rewrites)."""
