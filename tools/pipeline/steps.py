@@ -198,7 +198,7 @@ def build_image_args(
         "dockerfile.v0",
         *sources,
         "--opt",
-        f"build-arg:MODEL_URI=models:/{model_name}/{version}",
+        f"build-arg:MODEL_SOURCE=models:/{model_name}/{version}",
         "--opt",
         f"build-arg:MLFLOW_TRACKING_URI={tracking_uri}",
         "--output",
