@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
     workdir = tmp_path_factory.mktemp("rehearsal")
-X
+    # Scaled down from the templates' 2m window and 5 x 1m: an 8s window, 3 x 4s.
     timing = Timing(window="8s", interval="4s", count=3, error_retry="1s", warmup=8.0)
     with Rehearsal(workdir=workdir, timing=timing, repo=REPO, log=False) as shared:
         yield shared
