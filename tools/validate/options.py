@@ -99,7 +99,7 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
         path = (repo_root / raw).resolve()
         (options.crd_dirs if path.is_dir() else options.missing_config_dirs).append(path)
     options.crd_urls = _str_list(table, "crd-urls")
-    policy_dirs = _str_list(table, "policy-dirs") or ["policies"]
+    policy_dirs = _str_list(table, "policy-dirs") if "policy-dirs" in table else ["policies"]
     options.policy_dirs = [(repo_root / p).resolve() for p in policy_dirs]
     data_files = _str_list(table, "data-files")
     options.data_files = [(repo_root / p).resolve() for p in data_files]

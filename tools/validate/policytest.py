@@ -79,14 +79,6 @@ def _plan(module: Module) -> tuple[str, dict[str, set[str]], dict[str, str]]:
     return "".join(rewritten), inputs, unsupported
 
 
-def _value(interpreter: Any, package: str, name: str) -> Any:
-    ref = name if name.startswith("data.") else f"data.{package}.{name}"
-    output = interpreter.query(f"x := {ref}")
-    if not output.ok() or not output.results:
-        raise LookupError(f"test input {name} is undefined")
-    return output.results[0].bindings.get("x")
-
-
 def run_tests(policies: PolicySet, only: set[Path] | None = None) -> TestRun:
     """Run every test module (or those in *only*) against the policies."""
     run = TestRun()
@@ -111,31 +103,86 @@ def run_tests(policies: PolicySet, only: set[Path] | None = None) -> TestRun:
                 "(rego-cpp printed the error above)"
             )
             continue
+        runner = _Runner(interpreter, package, unsupported, inputs)
         for name in inputs:
             if name in unsupported:
                 run.results.append(TestResult(test_module.path, name, False, unsupported[name]))
                 continue
-            run.results.append(_run_one(interpreter, test_module, package, name, inputs[name]))
+            run.results.append(runner.run(test_module, name, inputs[name]))
     return run
 
 
-def _run_one(
-    interpreter: Any, module: Module, package: str, name: str, inputs: set[str]
-) -> TestResult:
-    import regopy
+class _Runner:
+    """Evaluates the tests of one module: from a compiled bundle when possible.
 
-    try:
-        if inputs:
-            (input_name,) = inputs
-            interpreter.set_input(_value(interpreter, package, input_name))
-        else:
-            interpreter.set_input({})
-        output = interpreter.query(f"x := data.{package}.{name}")
-    except LookupError as exc:
-        return TestResult(module.path, name, False, str(exc))
-    except regopy.RegoError as exc:
-        return TestResult(module.path, name, False, rego_error(exc, [module]))
-    if not output.ok():
-        return TestResult(module.path, name, False, "evaluation error")
-    passed = bool(output.results) and output.results[0].bindings.get("x") is True
-    return TestResult(module.path, name, passed, "" if passed else "test rule is not true")
+    A bundle (compiled once, then one query per test) is much faster than a query per test,
+    but rego-cpp aborts the whole process when it compiles ``with`` into a bundle, so modules
+    that still contain an (unsupported) ``with`` use plain queries.
+    """
+
+    def __init__(
+        self,
+        interpreter: Any,
+        package: str,
+        unsupported: dict[str, str],
+        inputs: dict[str, set[str]],
+    ):
+        import regopy
+
+        self.interpreter = interpreter
+        self.package = package
+        self.bundle: Any = None
+        self.runner: Any = None
+        if unsupported:
+            return
+        fixtures = {n for names in inputs.values() for n in names if "." not in n}
+        prefix = package.replace(".", "/")
+        entrypoints = [f"{prefix}/{name}" for name in [*inputs, *sorted(fixtures)]]
+        try:
+            self.bundle = interpreter.build(None, entrypoints)
+        except regopy.RegoError:
+            return
+        self.runner = regopy.Interpreter()
+
+    def _query(self, name: str) -> tuple[bool, Any]:
+        """(defined, value) of ``data.<package>.<name>``."""
+        if self.bundle is not None and "." not in name:
+            output = self.runner.query_bundle_entrypoint(
+                self.bundle, f"{self.package.replace('.', '/')}/{name}"
+            )
+            if not output.ok():
+                raise RuntimeError("evaluation error")
+            if not output.results or not output.results[0].expressions:
+                return False, None
+            return True, output.results[0].expressions[0]
+        ref = name if name.startswith("data.") else f"data.{self.package}.{name}"
+        output = self.interpreter.query(f"x := {ref}")
+        if not output.ok():
+            raise RuntimeError("evaluation error")
+        if not output.results:
+            return False, None
+        return True, output.results[0].bindings.get("x")
+
+    def _set_input(self, value: Any) -> None:
+        (self.runner if self.bundle is not None else self.interpreter).set_input(value)
+
+    def run(self, module: Module, name: str, inputs: set[str]) -> TestResult:
+        import regopy
+
+        try:
+            self._set_input({})
+            if inputs:
+                (input_name,) = inputs
+                defined, value = self._query(input_name)
+                if not defined:
+                    return TestResult(
+                        module.path, name, False, f"test input {input_name} is undefined"
+                    )
+                self._set_input(value)
+            defined, value = self._query(name)
+        except RuntimeError as exc:
+            return TestResult(module.path, name, False, str(exc))
+        except regopy.RegoError as exc:
+            return TestResult(module.path, name, False, rego_error(exc, [module]))
+        passed = defined and value is True
+        return TestResult(module.path, name, passed, "" if passed else "test rule is not true")

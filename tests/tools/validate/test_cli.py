@@ -1,0 +1,184 @@
+"""The command contract: exit codes, output formats, usage errors, rendered kustomizations."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.tools.validate.conftest import DATA, REPO, shared_crds
+from tools import kustomize
+from tools.cli import main
+
+BROKEN = DATA / "broken" / "rollout-missing-canary-service.yaml"
+GOOD = DATA / "good" / "app.yaml"
+
+
+@pytest.fixture(autouse=True)
+def in_repo(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_dir))
+
+
+def gitops(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(["validate", "--crd-dir", str(shared_crds()), *args])
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_exit_zero_on_good_manifests(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = gitops(capsys, str(GOOD))
+    assert code == 0
+    assert out.strip().endswith("OK: 13 resources in 1 files, 0 errors, 0 warnings")
+
+
+def test_exit_one_and_text_grouped_by_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = gitops(capsys, str(BROKEN))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "tests/data/validate/broken/rollout-missing-canary-service.yaml"
+    assert "canaryService 'web-canary' does not exist" in out
+    assert "\033[" not in out  # no colours when not on a terminal
+    assert lines[-1].startswith("FAILED: ")
+
+
+def test_json_output_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = gitops(capsys, "--output", "json", str(BROKEN))
+    assert code == 1
+    report = json.loads(out)
+    assert set(report) == {"findings", "summary"}
+    assert set(report["summary"]) == {"resources", "files", "errors", "warnings"}
+    finding = next(f for f in report["findings"] if f["rule"] == "ref-rollout-service")
+    assert set(finding) == {
+        "severity", "rule", "message", "resource", "file", "line", "path", "hint",
+    }  # fmt: skip
+    assert finding["resource"] == {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "namespace": "model-api-production",
+        "name": "web",
+    }
+
+
+def test_junit_sarif_and_github_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+    _, junit, _ = gitops(capsys, "-o", "junit", str(BROKEN))
+    suite = ET.fromstring(junit.split("\n", 1)[1]).find("testsuite")
+    assert suite is not None and int(suite.get("failures", "0")) >= 1
+    _, sarif, _ = gitops(capsys, "-o", "sarif", str(BROKEN))
+    run = json.loads(sarif)["runs"][0]
+    result = next(r for r in run["results"] if r["ruleId"] == "ref-rollout-service")
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("rollout-missing-canary-service.yaml")
+    assert location["region"]["startLine"] > 1
+    _, github, _ = gitops(capsys, "-o", "github", str(BROKEN))
+    assert any(
+        line.startswith("::error file=tests/data/validate/broken/rollout-missing-canary")
+        and "title=ref-rollout-service" in line
+        for line in github.splitlines()
+    )
+
+
+def test_unknown_flag_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = gitops(capsys, "--no-such-flag")
+    assert code == 2
+    assert "unrecognized arguments" in err
+
+
+def test_missing_path_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = gitops(capsys, "does/not/exist.yaml")
+    assert code == 2
+    assert "does/not/exist.yaml: no such file or directory" in err
+    assert out == ""
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without permission")
+def test_unreadable_file_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "secret.yaml"
+    path.write_text("kind: x\n")
+    path.chmod(0)
+    code, _, err = gitops(capsys, str(path))
+    assert code == 2 and "not readable" in err
+
+
+def test_bad_kubernetes_version_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = gitops(capsys, "--kubernetes-version", "1.99", str(GOOD))
+    assert code == 2
+    assert "no bundled Kubernetes schemas for version 1.99" in err
+
+
+def test_no_kustomize_is_usage_error_with_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(kustomize.sys, "executable", str(tmp_path / "python"))
+    code, _, err = gitops(capsys, str(tmp_path))
+    assert code == 2
+    assert "no kustomize binary found" in err and "hint:" in err
+
+
+def write(root: Path, name: str, text: str) -> None:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def test_rendered_findings_point_at_source_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    write(repo, "pyproject.toml", "[tool.gitops.validate]\npolicy-dirs = []\n")
+    write(repo, "base/kustomization.yaml", "resources: [service.yaml]\n")
+    write(
+        repo,
+        "base/service.yaml",
+        """\
+        # a comment first
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: web
+        spec:
+          ports:
+            - port: 80
+              protcol: TCP
+        """,
+    )
+    write(
+        repo, "overlays/staging/kustomization.yaml", "resources: [../../base]\nnamePrefix: stg-\n"
+    )
+    monkeypatch.chdir(repo)
+    code, out, _ = gitops(capsys, "-o", "json")
+    assert code == 1
+    (finding,) = json.loads(out)["findings"]
+    assert finding["rule"] == "schema"
+    assert finding["file"] == "base/service.yaml"
+    assert finding["line"] == 8  # the list item holding the misspelt key
+    assert finding["resource"]["name"] == "stg-web"
+
+
+def test_looping_and_escaping_kustomizations_are_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    outside = tmp_path / "outside"
+    write(repo, "pyproject.toml", "[tool.gitops.validate]\npolicy-dirs = []\n")
+    write(repo, "overlays/a/kustomization.yaml", "resources: [../b]\n")
+    write(repo, "overlays/b/kustomization.yaml", "resources: [../a]\n")
+    write(outside, "kustomization.yaml", "resources: [cm.yaml]\n")
+    write(outside, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    write(repo, "overlays/escape/kustomization.yaml", "resources: [../../../outside]\n")
+    monkeypatch.chdir(repo)
+    code, out, _ = gitops(capsys, "-o", "json", "overlays/a", "overlays/escape")
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    messages = [f["message"] for f in findings if f["rule"] == "render"]
+    assert any("cycle" in m for m in messages)
+    assert any("outside the repository" in m for m in messages)

@@ -1,0 +1,114 @@
+"""CRD conversion follows openapi2jsonschema semantics, strictly; broken CRDs are findings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema_rs
+import yaml
+
+from tools.validate import Report, crds
+from tools.validate.schemas import SchemaStore
+
+
+def crd(schema: dict[str, object]) -> dict[str, object]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"kind": "Widget", "plural": "widgets"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "properties": {
+                "port": {"x-kubernetes-int-or-string": True},
+                "note": {"type": "string", "nullable": True},
+                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
+def validator() -> jsonschema_rs.Validator:
+    store = SchemaStore("1.33")
+    for schema in crds.schemas_from_crd(crd(SCHEMA), "test"):
+        store.add_crd(schema)
+    compiled = store.validator("example.com/v1", "Widget")
+    assert compiled is not None
+    return compiled.validator
+
+
+def widget(spec: dict[str, object], **metadata: object) -> dict[str, object]:
+    meta = {"name": "w", **metadata}
+    return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": meta, "spec": spec}
+
+
+def test_unknown_fields_rejected_inside_crd_objects() -> None:
+    v = validator()
+    assert v.is_valid(widget({"port": 80}))
+    assert not v.is_valid(widget({"prot": 80}))
+
+
+def test_int_or_string_nullable_and_preserve_unknown_fields() -> None:
+    v = validator()
+    assert v.is_valid(widget({"port": "http", "note": None, "free": {"anything": [1]}}))
+    assert not v.is_valid(widget({"port": 1.5}))
+    assert v.is_valid(widget({"labels": {"a": "b"}}))
+    assert not v.is_valid(widget({"labels": {"a": 1}}))
+
+
+def test_metadata_is_checked_against_object_meta() -> None:
+    v = validator()
+    assert v.is_valid(widget({}, labels={"a": "b"}))
+    assert not v.is_valid(widget({}, lables={"a": "b"}))
+
+
+def test_conversion_is_cached_by_content(tmp_path: Path) -> None:
+    data = yaml.safe_dump(crd(SCHEMA)).encode()
+    first = crds.load_cached(data, "a.yaml", tmp_path)
+    cached = list((tmp_path / "crds").iterdir())
+    assert len(cached) == 1
+    second = crds.load_cached(data, "b.yaml", tmp_path)
+    assert [s.schema for s in first] == [s.schema for s in second]
+    assert second[0].source == "b.yaml"
+
+
+def test_broken_crd_schema_is_a_finding_not_a_crash(
+    tmp_path: Path, validate: Callable[..., Report]
+) -> None:
+    crd_dir = tmp_path / "crds"
+    crd_dir.mkdir()
+    (crd_dir / "broken.yaml").write_text(
+        yaml.safe_dump(crd({"type": "object", "properties": {"spec": {"type": 5}}})),
+        encoding="utf-8",
+    )
+    (crd_dir / "not-a-crd.yaml").write_text("spec: {group: [\n", encoding="utf-8")
+    manifest = tmp_path / "widget.yaml"
+    manifest.write_text(yaml.safe_dump(widget({"port": 1})), encoding="utf-8")
+    report = validate(manifest, crd_dirs=[crd_dir], policy_dirs=[])
+    found = {(f.rule, f.file) for f in report.errors}
+    assert any(
+        rule == "crd-schema" and "Widget" in msg
+        for rule, msg in [(f.rule, f.message) for f in report.errors]
+    )
+    assert ("crd-schema", str(crd_dir / "not-a-crd.yaml")) in found

@@ -1,0 +1,82 @@
+"""``gitops policy test``: unit tests, folders without tests, samples."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.tools.validate.conftest import REPO
+from tools.cli import main
+
+
+def copy_policies(tmp_path: Path, *folders: str) -> Path:
+    root = tmp_path / "policies"
+    root.mkdir()
+    shutil.copy(REPO / "policies" / "data.yaml", root / "data.yaml")
+    for folder in ("lib", *folders):
+        shutil.copytree(REPO / "policies" / folder, root / folder)
+    return root
+
+
+def run(root: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = main(["policy", "test", str(root), "--data", str(root / "data.yaml"), *extra])
+    return code, capsys.readouterr().out
+
+
+def test_repository_policies_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(REPO / "policies", capsys, "-v")
+    assert code == 0, out
+    assert "PASS policies/image_tag/image_tag_test.rego: test_latest_denied" in out
+    assert "PASS policies/image_tag/disallowed.yaml: deny_image_tag" in out
+
+
+def test_failing_unit_test_fails_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_policies(tmp_path, "image_tag")
+    test_file = root / "image_tag" / "image_tag_test.rego"
+    test_file.write_text(
+        test_file.read_text().replace(
+            "count(deny_image_tag) == 0 with input as image_tag_versioned",
+            "count(deny_image_tag) == 1 with input as image_tag_versioned",
+        )
+    )
+    code, out = run(root, capsys)
+    assert code == 1
+    assert "FAIL" in out and "test_version_tag_allowed" in out
+
+
+def test_policy_folder_without_tests_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_policies(tmp_path, "privileged")
+    (root / "privileged" / "privileged_test.rego").unlink()
+    code, out = run(root, capsys, "--no-samples")
+    assert code == 1
+    assert "privileged: policy folder has no *_test.rego" in out
+
+
+def test_disallowed_sample_that_passes_fails_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_policies(tmp_path, "probes")
+    shutil.copy(root / "probes" / "allowed.yaml", root / "probes" / "disallowed.yaml")
+    code, out = run(root, capsys)
+    assert code == 1
+    assert "disallowed.yaml: none of deny_probes fired" in out
+
+
+def test_unsupported_with_is_reported_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_policies(tmp_path, "privileged")
+    test_file = root / "privileged" / "privileged_test.rego"
+    test_file.write_text(
+        test_file.read_text()
+        + "\ntest_with_data if {\n\tcount(deny_privileged) == 0 with data.gitops as {}\n}\n"
+    )
+    code, out = run(root, capsys, "--no-samples")
+    assert code == 1
+    assert "test_with_data: `with data.gitops` is not supported" in out
