@@ -19,7 +19,9 @@ deny contains msg if {
 	msg := sprintf("Pod %s: bare pods are not allowed", [input.metadata.name])
 }
 
-violation_size contains {"msg": "too big", "path": "$.spec.size", "ticket": 7} if input.spec.size > data.limits.size
+violation_size contains {"msg": "too big", "path": "$.spec.size", "ticket": 7} if {
+	input.spec.size > data.limits.size
+}
 
 warn_name contains "short name" if count(input.metadata.name) < 3
 
