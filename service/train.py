@@ -233,12 +233,15 @@ def evaluate_gate(
 
     client = _client()
     try:
-        champion = client.get_model_version_by_alias(model_name, alias)
+        registered = client.get_registered_model(model_name)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
+        registered = None
+    if registered is None or alias not in (registered.aliases or {}):
         return GateDecision(True, f"no {model_name}@{alias} yet: first version passes", None, None)
 
+    champion = client.get_model_version(model_name, str(registered.aliases[alias]))
     version = str(champion.version)
     champion_metrics = _run_metrics(client, champion.run_id)
     candidate = metrics.get(GATE_METRIC)

@@ -162,3 +162,10 @@ def test_default_store_is_under_the_working_directory(
     )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
     assert resolve_tracking_uri() == "http://mlflow.example:5000"
+
+
+def test_gate_passes_when_the_model_exists_but_the_alias_does_not(store: str) -> None:
+    configure_tracking(store)
+    decision = train.evaluate_gate({"roc_auc": 0.5}, "model-api", alias="never-set")
+    assert decision.passed and decision.champion_version is None
+    assert "no model-api@never-set yet" in decision.reason
