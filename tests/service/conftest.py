@@ -86,7 +86,8 @@ class Server:
 
 def start_server(
     tmp_path: Path, *, port: int | None = None, module: str = "tests.service.fake_server",
-    env: dict[str, str] | None = None, wait: bool = True,
+    args: tuple[str, ...] = (), env: dict[str, str] | None = None, wait: bool = True,
+    ready_timeout: float = 60,
 ) -> Server:  # fmt: skip
     port = port or free_port()
     log = tmp_path / f"server-{port}-{os.urandom(3).hex()}.log"
@@ -98,13 +99,13 @@ def start_server(
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", module], cwd=REPO, env=environment, stdout=out,
+            [sys.executable, "-m", module, *args], cwd=REPO, env=environment, stdout=out,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     server = Server(process, port, log)
     if wait:
         try:
-            wait_http(f"{server.url}/v2/health/ready", timeout=60)
+            wait_http(f"{server.url}/v2/health/ready", timeout=ready_timeout)
         except TimeoutError:
             process.kill()
             process.wait()
