@@ -102,6 +102,10 @@ def test_network_policies(render: Render, overlay: str) -> None:
     }
     deny = policies.pop("default-deny")
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    # The ACME solver pod (certificate issuance) is reachable from ingress-nginx only.
+    solver = policies.pop("allow-acme-http01-solver")
+    assert solver["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    assert [p["port"] for p in solver["ingress"][0]["ports"]] == [8089]
     sources = set()
     destinations = set()
     for spec in policies.values():
