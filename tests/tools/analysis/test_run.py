@@ -227,15 +227,17 @@ def test_assess_metric_pending_and_running() -> None:
 
 
 @pytest.mark.parametrize(
-    ("counters", "expected"),
+    ("failed", "inconclusive", "errors", "expected"),
     [
-        ({"failed": 2, "inconclusive": 2, "consecutive_error": 5}, E),  # later checks override
-        ({"failed": 2, "inconclusive": 2}, I),
-        ({"failed": 2}, F),
-        ({"failed": 1}, None),
+        (2, 2, 5, E),  # later checks override earlier ones
+        (2, 2, 0, I),
+        (2, 0, 0, F),
+        (1, 0, 0, None),
     ],
 )
-def test_limit_violation_order(counters: dict[str, int], expected: Phase | None) -> None:
+def test_limit_violation_order(
+    failed: int, inconclusive: int, errors: int, expected: Phase | None
+) -> None:
     m = metric(failure_limit=1, inconclusive_limit=1)
-    result = MetricResult(m, **counters)
+    result = MetricResult(m, failed=failed, inconclusive=inconclusive, consecutive_error=errors)
     assert limit_violation(m, result)[0] is expected

@@ -81,6 +81,7 @@ def test_script_writes_the_pushed_digest_for_the_next_step(
     assert "context=https://github.com/example-org/mlops-gitops.git#main" in argv
     assert "filename=service/Containerfile" in argv
     assert "build-arg:MODEL_SOURCE=models:/model-api/3" in argv
+    assert "id=mlflow_token,env=MLFLOW_TRACKING_TOKEN" in argv
     assert "type=image,name=ghcr.io/example-org/model-api:model-3,push=true" in argv
 
 

@@ -215,6 +215,7 @@ def test_kustomize_builds_base_training_without_a_namespace(repo_root: Path) -> 
             "RoleBinding",
             "ExternalSecret",
             "ExternalSecret",
+            "ExternalSecret",
             "WorkflowTemplate",
             "WorkflowTemplate",
             "CronWorkflow",

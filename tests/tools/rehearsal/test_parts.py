@@ -12,7 +12,6 @@ import pytest
 from service.predictor import Column, ModelInfo, Prediction
 from tools.commands.rehearse import timing_from
 from tools.errors import UserError
-from tools.rehearsal import faults
 from tools.rehearsal.faults import FaultyPredictor, InjectedFault
 from tools.rehearsal.load import LoadGenerator
 
@@ -50,7 +49,7 @@ def test_error_fault_fails_every_twentieth_prediction() -> None:
 
 def test_latency_fault_sleeps_before_predicting(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(faults.time, "sleep", slept.append)
+    monkeypatch.setattr("tools.rehearsal.faults.time.sleep", slept.append)
     inner = ConstantPredictor()
     faulty = FaultyPredictor(inner, "latency", error_rate=0.0, latency=0.3)
     faulty.predict(np.zeros((1, 1)))

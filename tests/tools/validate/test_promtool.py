@@ -1,0 +1,84 @@
+"""Alert rules: `promtool check rules` on extracted specs and the rule-test convention."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from tools.validate import Report
+
+RULE = """\
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: web-alerts
+  labels: {app.kubernetes.io/name: web, app.kubernetes.io/part-of: mlops-platform}
+spec:
+  groups:
+    - name: web
+      rules:
+        - alert: WebDown
+          expr: sum(up{job="web"}) == 0
+          for: 5m
+          labels: {severity: page}
+"""
+
+TEST = """\
+rule_files: [web-alerts.yaml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: up{job="web"}
+        values: 0x10
+    alert_rule_test:
+      - eval_time: 10m
+        alertname: WebDown
+        exp_alerts:
+          - exp_labels: {severity: page}
+"""
+
+
+def setup(tmp_path: Path, test: str) -> tuple[Path, Path]:
+    manifest = tmp_path / "rules.yaml"
+    manifest.write_text(RULE, encoding="utf-8")
+    tests = tmp_path / "rule-tests"
+    tests.mkdir()
+    (tests / "web_test.yaml").write_text(textwrap.dedent(test), encoding="utf-8")
+    return manifest, tests
+
+
+def test_rule_tests_run_against_rendered_rules(
+    tmp_path: Path, validate: Callable[..., Report]
+) -> None:
+    manifest, tests = setup(tmp_path, TEST)
+    report = validate(manifest, rule_tests_dir=tests, policy_dirs=[])
+    assert report.findings == []
+
+
+def test_failing_rule_test_is_a_finding(tmp_path: Path, validate: Callable[..., Report]) -> None:
+    manifest, tests = setup(tmp_path, TEST.replace("values: 0x10", "values: 1x10"))
+    report = validate(manifest, rule_tests_dir=tests, policy_dirs=[])
+    (finding,) = report.errors
+    assert finding.rule == "promtool-test"
+    assert finding.file is not None and finding.file.endswith("web_test.yaml")
+    assert "WebDown" in finding.message
+
+
+def test_no_rule_tests_skips_them(tmp_path: Path, validate: Callable[..., Report]) -> None:
+    manifest, tests = setup(tmp_path, TEST.replace("values: 0x10", "values: 1x10"))
+    report = validate(manifest, rule_tests_dir=tests, policy_dirs=[], run_rule_tests=False)
+    assert report.findings == []
+
+
+def test_bad_expression_points_at_the_rule(
+    tmp_path: Path, validate: Callable[..., Report]
+) -> None:
+    manifest = tmp_path / "rules.yaml"
+    manifest.write_text(RULE.replace('sum(up{job="web"}) == 0', "sum(up) by ("), encoding="utf-8")
+    report = validate(manifest, policy_dirs=[], run_rule_tests=False)
+    (finding,) = report.errors
+    assert finding.rule == "promtool-check"
+    assert finding.path == "$.spec.groups[0].rules[0]"
+    assert finding.line == 10
