@@ -201,6 +201,9 @@ def build_image_args(
         f"build-arg:MODEL_SOURCE=models:/{model_name}/{version}",
         "--opt",
         f"build-arg:MLFLOW_TRACKING_URI={tracking_uri}",
+        # the model fetch authenticates with this BuildKit secret when it is set
+        "--secret",
+        "id=mlflow_token,env=MLFLOW_TRACKING_TOKEN",
         "--output",
         output,
         "--metadata-file",

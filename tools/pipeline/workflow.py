@@ -42,6 +42,7 @@ TOOLS_IMAGE = "ghcr.io/example-org/mlops-tools:0.1.0"
 BUILDKIT_IMAGE = "moby/buildkit:v0.23.2-rootless"
 GITHUB_SECRET = "model-training-github"  # noqa: S105 - a Secret's name, not a secret
 REGISTRY_SECRET = "model-training-registry"  # noqa: S105
+MLFLOW_SECRET = "model-training-mlflow"  # noqa: S105
 OUTPUTS = steps.DEFAULT_OUTPUTS
 LABELS = {
     "app.kubernetes.io/name": TEMPLATE_NAME,
@@ -97,6 +98,11 @@ def _restricted(*, read_only: bool = True) -> m.SecurityContext:
     )
 
 
+def _secret_env(name: str, secret: str, key: str) -> SecretEnv:
+    """An environment variable read from a key of a Secret (filled by an ExternalSecret)."""
+    return SecretEnv(name=name, secret_name=secret, secret_key=key)
+
+
 def _retry(limit: int = 2) -> RetryStrategy:
     return RetryStrategy(
         limit=limit,
@@ -130,6 +136,8 @@ def _python_step(
         outputs=_outputs(*outputs),
         env=[
             Env(name="MLFLOW_TRACKING_URI", value=_param("mlflow-tracking-uri")),
+            _secret_env("MLFLOW_TRACKING_USERNAME", MLFLOW_SECRET, "username"),
+            _secret_env("MLFLOW_TRACKING_PASSWORD", MLFLOW_SECRET, "password"),
             Env(name="HOME", value="/tmp"),  # noqa: S108 - caches go to the scratch volume
             *(env or []),
         ],
@@ -161,6 +169,8 @@ def _build_image_step() -> Container:
             # No nested process sandbox: the pod is not privileged (BuildKit rootless docs).
             Env(name="BUILDKITD_FLAGS", value="--oci-worker-no-process-sandbox"),
             Env(name="DOCKER_CONFIG", value="/home/user/.docker"),
+            # handed to the build as the secret "mlflow_token" (never a build argument)
+            _secret_env("MLFLOW_TRACKING_TOKEN", MLFLOW_SECRET, "token"),
         ],
         resources=Resources(
             cpu_request="1", cpu_limit="2", memory_request="2Gi", memory_limit="4Gi"
@@ -228,7 +238,7 @@ def _git_env() -> list[Any]:
     # environment and never lands in a file of the clone.
     helper = '!f() { echo username=x-access-token; echo "password=${GITHUB_TOKEN}"; }; f'
     return [
-        SecretEnv(name="GITHUB_TOKEN", secret_name=GITHUB_SECRET, secret_key="token"),  # noqa: S106
+        _secret_env("GITHUB_TOKEN", GITHUB_SECRET, "token"),
         Env(name="GIT_CONFIG_COUNT", value="1"),
         Env(name="GIT_CONFIG_KEY_0", value="credential.helper"),
         Env(name="GIT_CONFIG_VALUE_0", value=helper),
