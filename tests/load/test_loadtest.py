@@ -77,58 +77,63 @@ def test_load_against_the_local_api_meets_thresholds(api_url: str) -> None:
 
 
 @pytest.mark.integration
-def test_missed_threshold_exits_non_zero(api_url: str) -> None:
-    result = run_script(
-        "--url", api_url, "--duration", "1", "--concurrency", "2", "--p95-ms", "0.0001"
+def test_missed_threshold_exits_non_zero(api_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = loadtest.main(
+        ["--url", api_url, "--duration", "1", "--concurrency", "2", "--p95-ms", "0.0001"]
     )
-    assert result.returncode == 1
-    assert "p95_ms" in result.stdout and "MISSED" in result.stdout
-    assert "FAILED" in result.stdout
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "p95_ms" in out and "MISSED" in out
+    assert "FAILED" in out
 
 
 @pytest.mark.integration
-def test_errors_are_counted_and_fail_the_run(api_url: str, tmp_path: Path) -> None:
-    # a body the API rejects (wrong column names) -> every answer is a 4xx
+def test_errors_are_counted_and_fail_the_run(
+    api_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a body the API rejects (unknown column name) -> every answer is a 4xx
     rows = tmp_path / "rows.json"
     rows.write_text(json.dumps({"columns": ["nope"], "data": [[1.0]]}))
-    result = run_script(
-        "--url",
-        api_url,
-        "--duration",
-        "1",
-        "--concurrency",
-        "2",
-        "--rows-file",
-        str(rows),
-        "--json",
+    code = loadtest.main(
+        [
+            "--url",
+            api_url,
+            "--duration",
+            "1",
+            "--concurrency",
+            "2",
+            "--rows-file",
+            str(rows),
+            "--json",
+        ]
     )
-    report = json.loads(result.stdout)
-    assert result.returncode == 1
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
     assert report["errors"] == report["requests"] > 0
     assert set(report["statuses"]) == {"400"}
     assert report["thresholds"]["error_rate"]["ok"] is False
 
 
-def test_unreachable_api_fails_without_traceback() -> None:
-    result = run_script(
-        "--url",
-        f"http://127.0.0.1:{free_port()}",
-        "--duration",
-        "1",
-        "--concurrency",
-        "1",
-        "--max-requests",
-        "5",
+def test_unreachable_api_fails_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    code = loadtest.main(
+        [
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            "--duration",
+            "1",
+            "--concurrency",
+            "1",
+            "--max-requests",
+            "5",
+        ]
     )
-    assert result.returncode == 1
-    assert "ConnectError: 5" in result.stdout
-    assert "Traceback" not in result.stderr
+    assert code == 1
+    assert "ConnectError: 5" in capsys.readouterr().out
 
 
-def test_bad_rows_file_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_script("--rows-file", str(tmp_path / "missing.json"), "--duration", "1")
-    assert result.returncode == 2
-    assert "cannot read inputs" in result.stderr
+def test_bad_rows_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert loadtest.main(["--rows-file", str(tmp_path / "missing.json"), "--duration", "1"]) == 2
+    assert "cannot read inputs" in capsys.readouterr().err
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from service.fetch_model import main as fetch_main
 from service.model import load_predictor
 from tests.service.trained_model import trained_store
 
@@ -133,22 +134,15 @@ def test_bake_step_fetches_a_servable_model(tmp_path: Path) -> None:
     assert predictor.info.runtime == "onnx"
 
 
-def test_bake_step_fails_clearly_for_a_missing_model(tmp_path: Path) -> None:
+def test_bake_step_fails_clearly_for_a_missing_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = trained_store()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "service.fetch_model",
-            "models:/model-api@nope",
-            str(tmp_path / "model"),
-            "--tracking-uri",
-            store.tracking_uri,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    code = fetch_main(
+        ["models:/model-api@nope", str(tmp_path / "model"), "--tracking-uri", store.tracking_uri]
     )
-    assert result.returncode == 1
-    assert "cannot resolve models:/model-api@nope" in result.stderr
-    assert "Traceback" not in result.stderr
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cannot resolve models:/model-api@nope" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "model").exists()
