@@ -174,7 +174,7 @@ def _run_local(args: argparse.Namespace) -> int:
             image=args.image,
             local=True,
         )
-        print("build-image: skipped (no --digest, no --build); in the cluster it runs:")
+        print("build-image: skipped (no --digest, no --build); the build would run:")
         print("  buildctl-daemonless.sh " + " ".join(planned))
         print(
             f"open-pr: skipped; after the build it runs: gitops bump --env {args.env} "
