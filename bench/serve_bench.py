@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -218,7 +219,7 @@ def measure(
     return result
 
 
-def train(env: dict[str, str]) -> dict[str, object]:
+def train(env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "service.train", "--output-json"],
         env=env,
@@ -227,7 +228,7 @@ def train(env: dict[str, str]) -> dict[str, object]:
         check=True,
         timeout=600,
     ).stdout
-    result: dict[str, object] = json.loads(out)
+    result: dict[str, Any] = json.loads(out)
     return result
 
 
@@ -393,12 +394,11 @@ def section(
     results: Sequence[Result],
     micro: dict[str, float],
     info: dict[str, str],
-    trained: dict[str, object],
+    trained: dict[str, Any],
     command: str,
     duration: float,
 ) -> str:
-    run = trained.get("run") if isinstance(trained.get("run"), dict) else {}
-    auc = (run or {}).get("metrics", {}).get("roc_auc", float("nan"))  # type: ignore[union-attr]
+    auc = float(trained.get("run", {}).get("metrics", {}).get("roc_auc", float("nan")))
     lines = [
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `{command}` on "
         f"{info['cpu']} ({info['nproc']} CPUs, {info['os']}), Python {info['python']}, "
