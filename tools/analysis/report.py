@@ -174,17 +174,32 @@ def _figure(run: RunResult, title: str) -> Any:
         for phase in PHASE_COLOURS:
             xs: list[float] = []
             ys: list[float] = []
+            empty: list[float] = []
             for m in r.measurements:
                 if m.phase is not phase:
                     continue
                 t = (m.finished_at - start).total_seconds()
                 points = _points(m)
                 if not points:
-                    # No plottable value (Error, empty vector, NaN): mark it on the axis.
+                    # No plottable value (Error, empty vector, NaN): a line and a marker
+                    # on the bottom edge, so it is visible whatever the y range.
                     ax.axvline(t, color=PHASE_COLOURS[phase], alpha=0.35, linestyle=":")
+                    empty.append(t)
                 for value in points:
                     xs.append(t)
                     ys.append(max(min(value, 1e9), -1e9))
+            if empty:
+                ax.scatter(
+                    empty,
+                    [0.03] * len(empty),
+                    transform=ax.get_xaxis_transform(),
+                    color=PHASE_COLOURS[phase],
+                    marker=PHASE_MARKERS[phase],
+                    facecolors="none",
+                    s=60,
+                    label=f"{phase} (no value)",
+                    zorder=3,
+                )
             if xs:
                 ax.scatter(
                     xs,

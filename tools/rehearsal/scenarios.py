@@ -32,6 +32,7 @@ from tools.analysis.template import (
     Overrides,
     find_template,
     merge_templates,
+    repo_root,
     resolve_args,
     resolve_metrics,
 )
@@ -133,6 +134,14 @@ class ScenarioResult:
         return self.run.phase in self.scenario.expected
 
 
+def default_repo() -> Path:
+    """The checkout to take templates from: the current one, else the one holding this code."""
+    current = repo_root()
+    if (current / "rollouts").is_dir():
+        return current
+    return Path(__file__).resolve().parents[2]
+
+
 class Rehearsal:
     """Shared environment for one or more scenarios; use as a context manager."""
 
@@ -177,9 +186,8 @@ class Rehearsal:
 
     def setup(self) -> None:
         # Resolve templates first: a broken template should fail before minutes of setup.
-        self.template = merge_templates(
-            [find_template(name, self.repo) for name in self.template_names]
-        )
+        repo = self.repo or default_repo()
+        self.template = merge_templates([find_template(name, repo) for name in self.template_names])
         if self.models is None:
             self.log("training models into a temporary MLflow store")
             self.models = train_models(self.workdir / "models", self.model_keys)
