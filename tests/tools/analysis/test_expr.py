@@ -34,6 +34,7 @@ def run(source: str, result: object = None) -> object:
         ("1 > 0 ? 'yes' : 'no'", "yes"),
         ("2 in [1, 2, 3]", True),
         ("4 not in [1, 2, 3]", True),
+        ("'abc' not contains 'z' && 'abc' not matches '^z'", True),
         ("'abc' contains 'b'", True),
         ("'abc' startsWith 'a' && 'abc' endsWith 'c'", True),
         ("'abc' matches '^a.c$'", True),

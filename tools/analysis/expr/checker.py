@@ -165,7 +165,7 @@ def _binary_type(op: str, left: t.Type, right: t.Type) -> t.Type | None:
         same = left.kind == right.kind and left.kind in ("string", "time", "duration")
         ok = numbers or same or _either(left, right, "int", "float", "string", "time", "duration")
         return t.BOOL if ok else None
-    if op in ("in", "not in"):
+    if op == "in":
         if right.kind == "array" or t.is_unknown(right):
             return t.BOOL
         return None

@@ -96,11 +96,10 @@ class Evaluator:
             if _orderable(left, right):
                 return bool(_ORDER[op](left, right))
             raise _mismatch(op, left, right, node)
-        if op in ("in", "not in"):
+        if op == "in":
             if not isinstance(right, list):
                 raise _mismatch(op, left, right, node)
-            found = any(equal(left, item) for item in right)
-            return found if op == "in" else not found
+            return any(equal(left, item) for item in right)
         if op in ("matches", "contains", "startsWith", "endsWith"):
             if not (isinstance(left, str) and isinstance(right, str)):
                 raise _mismatch(op, left, right, node)

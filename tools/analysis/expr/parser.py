@@ -24,7 +24,6 @@ BINARY: dict[str, tuple[int, bool]] = {  # op -> (precedence, right associative)
     "<=": (20, False),
     ">=": (20, False),
     "in": (20, False),
-    "not in": (20, False),
     "matches": (20, False),
     "contains": (20, False),
     "startsWith": (20, False),
@@ -39,6 +38,7 @@ BINARY: dict[str, tuple[int, bool]] = {  # op -> (precedence, right associative)
     "^": (100, True),
     "??": (500, False),
 }
+NEGATABLE = frozenset({"in", "matches", "contains", "startsWith", "endsWith"})
 UNARY: dict[str, int] = {"not": 50, "!": 50, "-": 90, "+": 90}
 ALIASES = {"and": "&&", "or": "||", "not": "!", "^": "**"}
 
@@ -96,8 +96,10 @@ class _Parser:
                 break
             op = token.value
             width = 1
-            if op == "not" and self.peek().is_(Kind.OPERATOR, "in"):
-                op, width = "not in", 2
+            negate = False
+            if op == "not" and self.peek().kind is Kind.OPERATOR and self.peek().value in NEGATABLE:
+                # `x not in y`, `s not matches re`, ...: the negated operation
+                op, width, negate = self.peek().value, 2, True
             if op not in BINARY:
                 break
             op_precedence, right_assoc = BINARY[op]
@@ -107,6 +109,8 @@ class _Parser:
                 self.advance()
             right = self.expression(op_precedence if right_assoc else op_precedence + 1)
             node = ast.Binary(token.pos, ALIASES.get(op, op), node, right)
+            if negate:
+                node = ast.Unary(token.pos, "!", node)
         if precedence == 0 and self.current.is_(Kind.OPERATOR, "?"):
             pos = self.advance().pos
             then = self.expression(0)
