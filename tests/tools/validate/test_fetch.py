@@ -55,9 +55,9 @@ def test_crd_url_is_fetched_once_and_cached(
     manifest.write_text(yaml.safe_dump(widget({"prot": 80})), encoding="utf-8")
     url = f"{server}/crds/widget.yaml"
     cache = tmp_path / "cache"
-    first = validate(manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[])
+    first = validate(manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[], crd_dirs=[])
     assert [f.rule for f in first.findings] == ["schema"]
-    second = validate(manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[])
+    second = validate(manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[], crd_dirs=[])
     assert [f.rule for f in second.findings] == ["schema"]
     assert _Handler.hits == 1
 
@@ -69,7 +69,11 @@ def test_unreachable_crd_url_is_a_warning(
     manifest = tmp_path / "w.yaml"
     manifest.write_text(yaml.safe_dump(widget({"port": 80})), encoding="utf-8")
     report = validate(
-        manifest, crd_urls=[f"{server}/missing.yaml"], cache_dir=tmp_path, policy_dirs=[]
+        manifest,
+        crd_urls=[f"{server}/missing.yaml"],
+        cache_dir=tmp_path,
+        policy_dirs=[],
+        crd_dirs=[],
     )
     assert {(f.severity, f.rule) for f in report.findings} == {
         ("warning", "crd-url"),

@@ -25,13 +25,6 @@ def run(root: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[in
     return code, capsys.readouterr().out
 
 
-def test_repository_policies_pass(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = run(REPO / "policies", capsys, "-v")
-    assert code == 0, out
-    assert "PASS policies/image_tag/image_tag_test.rego: test_latest_denied" in out
-    assert "PASS policies/image_tag/disallowed.yaml: deny_image_tag" in out
-
-
 def test_failing_unit_test_fails_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

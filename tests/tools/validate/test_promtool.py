@@ -72,9 +72,7 @@ def test_no_rule_tests_skips_them(tmp_path: Path, validate: Callable[..., Report
     assert report.findings == []
 
 
-def test_bad_expression_points_at_the_rule(
-    tmp_path: Path, validate: Callable[..., Report]
-) -> None:
+def test_bad_expression_points_at_the_rule(tmp_path: Path, validate: Callable[..., Report]) -> None:
     manifest = tmp_path / "rules.yaml"
     manifest.write_text(RULE.replace('sum(up{job="web"}) == 0', "sum(up) by ("), encoding="utf-8")
     report = validate(manifest, policy_dirs=[], run_rule_tests=False)
