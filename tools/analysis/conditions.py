@@ -28,7 +28,12 @@ def evaluate_condition(condition: str, result: object) -> bool:
     program = compile_expr(condition, env)
     if program.type.kind not in ("bool", "any", "nil"):
         raise ExprError(f"expected bool, but got {program.type}")
-    value = program.run(env, whole_result=result)
+    try:
+        value = program.run(env, whole_result=result)
+    except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as exc:
+        # A runtime combination the evaluator does not name itself: still a measurement
+        # Error with a message, never a traceback.
+        raise ExprError(f"{type(exc).__name__}: {exc}") from None
     if not isinstance(value, bool):
         raise ExprError(f"expected bool, but got {go_name(value)}")
     return value
