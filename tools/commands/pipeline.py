@@ -120,7 +120,8 @@ def _render(args: argparse.Namespace) -> int:
 def _run_local(args: argparse.Namespace) -> int:
     from tools.pipeline import steps
 
-    tracking_uri = _tracking(args.tracking_uri)
+    with steps.mlflow_errors("configure tracking", args.tracking_uri):
+        tracking_uri = steps.configure(args.tracking_uri)
     print(f"tracking: {tracking_uri}")
 
     trained = steps.train(
@@ -187,12 +188,6 @@ def _run_local(args: argparse.Namespace) -> int:
     )
     print(f"open-pr: gitops bump exited {code}")
     return code
-
-
-def _tracking(uri: str | None) -> str:
-    from service import tracking
-
-    return tracking.configure_tracking(uri)
 
 
 # --------------------------------------------------------------------------- submit

@@ -18,6 +18,7 @@ this module provides the shell script the container runs (:func:`build_image_scr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -26,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,6 +44,8 @@ DEFAULT_IMAGE = "ghcr.io/example-org/model-api"
 DEFAULT_OUTPUTS = "/tmp/outputs"  # noqa: S108 - an emptyDir in the pod; Argo reads it from there
 CONTAINERFILE = "service/Containerfile"
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
+RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 BumpMode = Literal["pr", "no-pr", "dry-run"]
 
@@ -60,10 +63,36 @@ class Registered:
 # ------------------------------------------------------------------ train / gate / register
 
 
-def _configure(tracking_uri: str | None) -> str:
+def configure(tracking_uri: str | None) -> str:
     from service import tracking
 
+    # A dead tracking server otherwise costs minutes of HTTP retries before the error shows.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     return tracking.configure_tracking(tracking_uri)
+
+
+@contextlib.contextmanager
+def mlflow_errors(step: str, tracking_uri: str | None) -> Iterator[None]:
+    """Turn what MLflow or training raise into a one-line :class:`UserError` naming the step."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as exc:  # MlflowException, TrainingError, connection errors, bad URIs
+        from service import tracking
+
+        uri = tracking.resolve_tracking_uri(tracking_uri)
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        if "Max retries exceeded" in text or "Connection refused" in text:
+            first = f"cannot reach the MLflow tracking server at {uri} ({type(exc).__name__})"
+        raise UserError(f"{step} failed: {first}", hint=f"tracking URI: {uri}") from exc
+
+
+def _check_model_name(model_name: str) -> None:
+    if not MODEL_NAME_RE.match(model_name):
+        raise UserError(f"model name {model_name!r} may hold only letters, digits, '.', '_', '-'")
 
 
 def train(
@@ -79,11 +108,15 @@ def train(
 
     if not 0.0 <= label_noise < 1.0:
         raise UserError(f"label noise must be in [0, 1), got {label_noise}")
-    _configure(tracking_uri)
+    if n_estimators is not None and n_estimators < 1:
+        raise UserError(f"n_estimators must be at least 1, got {n_estimators}")
+    _check_model_name(model_name)
     options: dict[str, Any] = {"seed": seed, "label_noise": label_noise, "model_name": model_name}
     if n_estimators is not None:
         options["n_estimators"] = n_estimators
-    return training.fit_and_log(training.TrainConfig(**options))
+    with mlflow_errors("train", tracking_uri):
+        configure(tracking_uri)
+        return training.fit_and_log(training.TrainConfig(**options))
 
 
 def evaluate(
@@ -96,18 +129,20 @@ def evaluate(
     """The quality gate of ``model-api train``: compare ``metrics`` with the current champion."""
     from service import train as training
 
-    _configure(tracking_uri)
-    return training.evaluate_gate(
-        dict(metrics), model_name, alias=CHAMPION_ALIAS, tolerance=tolerance
-    )
+    _check_model_name(model_name)
+    if tolerance < 0:
+        raise UserError(f"tolerance must not be negative, got {tolerance}")
+    with mlflow_errors("evaluate", tracking_uri):
+        configure(tracking_uri)
+        return training.evaluate_gate(
+            dict(metrics), model_name, alias=CHAMPION_ALIAS, tolerance=tolerance
+        )
 
 
 def _version_of_run(model_name: str, run_id: str) -> str | None:
     """The version already registered from ``run_id``, if any (makes ``register`` retry-safe)."""
     from mlflow.tracking import MlflowClient
 
-    if not re.fullmatch(r"[0-9a-f]{32}", run_id):
-        raise UserError(f"run id {run_id!r} is not an MLflow run id (32 hex digits)")
     query = f"name = '{model_name}' and run_id = '{run_id}'"
     numbers = sorted(int(v.version) for v in MlflowClient().search_model_versions(query))
     return str(numbers[0]) if numbers else None
@@ -132,20 +167,24 @@ def register(
 
     from service import train as training
 
-    _configure(tracking_uri)
+    _check_model_name(model_name)
+    if not RUN_ID_RE.match(run_id):
+        raise UserError(f"run id {run_id!r} is not an MLflow run id (32 hex digits)")
     aliases = (CANDIDATE_ALIAS, CHAMPION_ALIAS) if promote else (CANDIDATE_ALIAS,)
-    existing = _version_of_run(model_name, run_id)
-    if existing is None:
-        run = training.TrainedRun(run_id=run_id, model_uri=model_uri, metrics=dict(metrics))
-        version = training.register(run, model_name)
-    else:
-        version = existing
-    if gate_reason is not None:  # the same version tags as `model-api train`
-        client = MlflowClient()
-        client.set_model_version_tag(model_name, version, "gate", "passed")
-        client.set_model_version_tag(model_name, version, "gate_reason", gate_reason[:5000])
-    for alias in aliases:  # candidate first: champion never points where candidate does not
-        training.set_alias(model_name, alias, version)
+    with mlflow_errors("register", tracking_uri):
+        configure(tracking_uri)
+        existing = _version_of_run(model_name, run_id)
+        if existing is None:
+            run = training.TrainedRun(run_id=run_id, model_uri=model_uri, metrics=dict(metrics))
+            version = training.register(run, model_name)
+        else:
+            version = existing
+        if gate_reason is not None:  # the same version tags as `model-api train`
+            client = MlflowClient()
+            client.set_model_version_tag(model_name, version, "gate", "passed")
+            client.set_model_version_tag(model_name, version, "gate_reason", gate_reason[:5000])
+        for alias in aliases:  # candidate first: champion never points where candidate does not
+            training.set_alias(model_name, alias, version)
     return Registered(
         version=version,
         uri=f"models:/{model_name}/{version}",

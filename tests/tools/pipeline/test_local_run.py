@@ -129,6 +129,14 @@ def test_step_entrypoint_rejects_bad_input_without_a_traceback(
     assert cli.main(["pipeline", "run", "--local", "--label-noise", "1.5"]) == 2
     assert "label noise must be in [0, 1)" in capsys.readouterr().err
 
+    assert cli.main(["pipeline", "run", "--local", "--model-name", "a'b"]) == 2
+    assert 'model name "a\'b" may hold only' in capsys.readouterr().err
+
+    assert cli.main(["pipeline", "run", "--local", "--tracking-uri", "bogus://store"]) == 2
+    err = capsys.readouterr().err
+    assert "train failed: Model registry functionality is unavailable" in err
+    assert "Traceback" not in err
+
 
 def test_run_requires_local(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
