@@ -8,6 +8,7 @@ An empty vector is an empty (not nil) list. Any query/HTTP/auth error raises
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,7 +116,12 @@ class PrometheusQuery:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], address_override: str | None) -> PrometheusQuery:
-        address = address_override or str(spec.get("address") or "")
+        # Like the controller: an empty address falls back to its environment variable.
+        address = (
+            address_override
+            or str(spec.get("address") or "")
+            or os.environ.get("ARGO_ROLLOUTS_PROMETHEUS_ADDRESS", "")
+        )
         headers = {str(h.get("key")): str(h.get("value")) for h in spec.get("headers") or []}
         range_query = spec.get("rangeQuery") or {}
         auth = spec.get("authentication") or {}
@@ -160,8 +166,11 @@ class PrometheusProvider:
         if not parts.scheme or not parts.netloc:
             raise ProviderError(f"prometheus address {query.address!r} is not a valid URL")
         if query.timeout < 0:
-            raise ProviderError("timeout must not be negative")
-        timeout = query.timeout or DEFAULT_TIMEOUT_SECONDS
+            raise ProviderError("timeout cannot be negative")
+        if query.timeout == 0:
+            # Argo builds a context with this timeout: zero seconds has expired already.
+            raise ProviderError("context deadline exceeded (timeout: 0s)")
+        timeout = query.timeout
         headers = dict(query.headers)
         auth = httpx.BasicAuth(*query.basic_auth) if query.basic_auth else None
         base = query.address.rstrip("/")
