@@ -341,28 +341,17 @@ def workflow_template() -> WorkflowTemplate:
             ),
             env=_git_env(),
         )
-        passed = "{{steps.evaluate.outputs.parameters.passed}} == true"
-        with Steps(name="pipeline"):
-            trained = train(name="train")
-            assert isinstance(trained, Step)
-            evaluate(
-                name="evaluate",
-                arguments={"metrics": trained.get_parameter("metrics")},
-            )
+        # Everything after the gate sits in one nested template that is skipped as a whole:
+        # no step ever refers to the outputs of a skipped step (which Argo may not resolve).
+        release_inputs = ["run-id", "model-uri", "metrics", "gate-reason"]
+        with Steps(name="release", inputs=[Parameter(name=n) for n in release_inputs]) as release:
             register(
                 name="register",
-                when=passed,
-                arguments={
-                    "run-id": trained.get_parameter("run-id"),
-                    "model-uri": trained.get_parameter("model-uri"),
-                    "metrics": trained.get_parameter("metrics"),
-                    "gate-reason": "{{steps.evaluate.outputs.parameters.reason}}",
-                },
+                arguments={n: _input(n) for n in release_inputs},
             )
             Step(
                 name="build-image",
                 template_ref=m.TemplateRef(name=BUILD_TEMPLATE_NAME, template="build-image"),
-                when=passed,
                 arguments={
                     "version": "{{steps.register.outputs.parameters.version}}",
                     **{n: _param(n) for n in BUILD_INPUTS if n != "version"},
@@ -370,8 +359,24 @@ def workflow_template() -> WorkflowTemplate:
             )
             open_pr(
                 name="open-pr",
-                when=passed,
                 arguments={"digest": "{{steps.build-image.outputs.parameters.digest}}"},
+            )
+        with Steps(name="pipeline"):
+            trained = train(name="train")
+            assert isinstance(trained, Step)
+            evaluate(
+                name="evaluate",
+                arguments={"metrics": trained.get_parameter("metrics")},
+            )
+            release(
+                name="release",
+                when="{{steps.evaluate.outputs.parameters.passed}} == true",
+                arguments={
+                    "run-id": trained.get_parameter("run-id"),
+                    "model-uri": trained.get_parameter("model-uri"),
+                    "metrics": trained.get_parameter("metrics"),
+                    "gate-reason": "{{steps.evaluate.outputs.parameters.reason}}",
+                },
             )
     return template
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -126,17 +127,24 @@ def test_render_refuses_a_directory_that_is_not_the_repository(
 
 def test_steps_run_in_pipeline_order_and_later_ones_wait_for_the_gate() -> None:
     spec = workflow.workflow_template().to_dict()["spec"]
-    pipeline = next(t for t in spec["templates"] if t["name"] == "pipeline")
-    order = [group[0]["name"] for group in pipeline["steps"]]
-    assert order == ["train", "evaluate", "register", "build-image", "open-pr"]
-    gate = "{{steps.evaluate.outputs.parameters.passed}} == true"
-    assert [g[0].get("when") for g in pipeline["steps"]] == [None, None, gate, gate, gate]
-    build = pipeline["steps"][3][0]
+    templates = {t["name"]: t for t in spec["templates"]}
+    assert spec["entrypoint"] == "pipeline"
+    pipeline = [group[0] for group in templates["pipeline"]["steps"]]
+    assert [s["name"] for s in pipeline] == ["train", "evaluate", "release"]
+    # everything after the gate is one template, skipped as a whole when the gate refuses
+    assert [s.get("when") for s in pipeline] == [
+        None,
+        None,
+        "{{steps.evaluate.outputs.parameters.passed}} == true",
+    ]
+    release = [group[0] for group in templates["release"]["steps"]]
+    assert [s["name"] for s in release] == ["register", "build-image", "open-pr"]
+    assert all("when" not in s for s in release)
+    build = release[1]
     assert build["templateRef"] == {"name": "model-image-build", "template": "build-image"}
     build_args = {p["name"]: p["value"] for p in build["arguments"]["parameters"]}
     assert build_args["version"] == "{{steps.register.outputs.parameters.version}}"
-    open_pr = pipeline["steps"][4][0]
-    assert open_pr["arguments"]["parameters"] == [
+    assert release[2]["arguments"]["parameters"] == [
         {"name": "digest", "value": "{{steps.build-image.outputs.parameters.digest}}"}
     ]
     # every input the referenced build template declares is passed
@@ -144,6 +152,12 @@ def test_steps_run_in_pipeline_order_and_later_ones_wait_for_the_gate() -> None:
     declared = {p["name"] for p in build_template["inputs"]["parameters"]}
     assert declared == set(build_args)
     assert {p["name"] for p in spec["arguments"]["parameters"]} >= declared - {"version"}
+    # and no step refers to a step outside its own template
+    for name in ("pipeline", "release"):
+        own = {group[0]["name"] for group in templates[name]["steps"]}
+        text = str(templates[name]["steps"])
+        for ref in re.findall(r"steps\.([a-z-]+)\.outputs", text):
+            assert ref in own, (name, ref)
 
 
 def _containers() -> dict[str, dict[str, Any]]:
