@@ -47,7 +47,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http(url: str, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(
+    url: str,
+    *,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> None:
     """Poll ``url`` until it answers 200 (bounded); fail early if ``process`` died."""
     deadline = time.monotonic() + timeout
     last: object = None
@@ -55,7 +61,7 @@ def wait_http(url: str, *, timeout: float, process: subprocess.Popen[bytes] | No
         if process is not None and process.poll() is not None:
             raise HarnessError(f"{url}: the process exited with code {process.returncode}")
         try:
-            response = httpx.get(url, timeout=2.0)
+            response = httpx.get(url, timeout=2.0, auth=auth)
             if response.status_code == 200:
                 return
             last = response.status_code
@@ -76,7 +82,12 @@ class Target:
 
 
 class PrometheusServer:
-    def __init__(self, workdir: Path | None = None, scrape_interval: str = "1s") -> None:
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        scrape_interval: str = "1s",
+        basic_auth: tuple[str, str] | None = None,
+    ) -> None:
         self.binary = find_prometheus()
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="rehearsal-prometheus-"))
@@ -87,6 +98,7 @@ class PrometheusServer:
         self.targets: list[Target] = []
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "prometheus.log"
+        self.basic_auth = basic_auth  # protects the HTTP API (web config), for auth tests
 
     @property
     def config_path(self) -> Path:
@@ -131,15 +143,34 @@ class PrometheusServer:
             "--storage.tsdb.retention.time=1h",
             "--log.level=warn",
         ]
+        if self.basic_auth is not None:
+            command.append(f"--web.config.file={self._write_web_config()}")
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         try:
-            wait_http(f"{self.url}/-/ready", timeout=timeout, process=self.process)
+            wait_http(
+                f"{self.url}/-/ready", timeout=timeout, process=self.process, auth=self.basic_auth
+            )
         except HarnessError:
             self.stop()
             raise HarnessError(f"prometheus did not start; log:\n{self.log_tail()}") from None
         return self
+
+    def _write_web_config(self) -> Path:
+        assert self.basic_auth is not None
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # bcrypt via the system's libxcrypt; enough for a test password
+
+        user, password = self.basic_auth
+        salt = crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)  # noqa: S324 - bcrypt, as Prometheus needs
+        hashed = crypt.crypt(password, salt)
+        path = self.workdir / "web.yml"
+        path.write_text(yaml.safe_dump({"basic_auth_users": {user: hashed}}), encoding="utf-8")
+        return path
 
     def add_target(self, target: Target) -> None:
         self.targets.append(target)
@@ -153,7 +184,7 @@ class PrometheusServer:
         self._write_config()
         if self.process is None:
             return
-        response = httpx.post(f"{self.url}/-/reload", timeout=10.0)
+        response = httpx.post(f"{self.url}/-/reload", timeout=10.0, auth=self.basic_auth)
         if response.status_code != 200:
             raise HarnessError(f"prometheus reload failed: {response.text.strip()}")
 

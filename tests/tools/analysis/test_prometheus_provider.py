@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -72,3 +74,26 @@ def test_auth_field_rules() -> None:
         )
     # outside Amazon Managed Prometheus sigv4 is ignored, as in Argo
     assert query({"address": "http://p:9090", "authentication": sigv4}).address == "http://p:9090"
+
+
+@pytest.fixture(scope="module")
+def protected() -> Iterator[PrometheusServer]:
+    server = PrometheusServer(basic_auth=("argo", "s3cret")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_basic_auth_and_headers_reach_prometheus(protected: PrometheusServer) -> None:
+    base = {"address": protected.url, "query": "vector(1)"}
+    with pytest.raises(ProviderError, match="HTTP 401"):
+        PrometheusProvider().measure(query(base))
+    with pytest.raises(ProviderError, match="HTTP 401"):
+        auth = {"basicAuth": {"username": "argo", "password": "wrong"}}
+        PrometheusProvider().measure(query({**base, "authentication": auth}))
+    auth = {"basicAuth": {"username": "argo", "password": "s3cret"}}
+    assert PrometheusProvider().measure(query({**base, "authentication": auth})).value == [1.0]
+    token = base64.b64encode(b"argo:s3cret").decode()
+    headers = [{"key": "Authorization", "value": f"Basic {token}"}]
+    assert PrometheusProvider().measure(query({**base, "headers": headers})).value == [1.0]
