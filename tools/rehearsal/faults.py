@@ -4,7 +4,7 @@ The production service has no fault switches. For a rehearsal the canary process
 with ``python -m tools.rehearsal.faults``, which runs the real server (``service.server.run``,
 the real ``create_app``) with a predictor factory that wraps the real model runtime:
 
-- ``REHEARSAL_FAULT=errors``: every ``1/REHEARSAL_ERROR_RATE``-th prediction raises, so the
+- ``REHEARSAL_FAULT=errors``: one prediction in ``1/REHEARSAL_ERROR_RATE`` raises, so the
   app answers 500 and its own ``model_api_requests_total{status="500"}`` counts it;
 - ``REHEARSAL_FAULT=latency``: every prediction sleeps ``REHEARSAL_LATENCY`` seconds first,
   which the app's own request-duration histogram measures.
@@ -63,7 +63,9 @@ class FaultyPredictor:
         elif self.fault == "errors" and self.every:
             with self._lock:
                 call = next(self._calls)
-            if call % self.every == 0:
+            # Calls 1, 21, 41, ...: the first fault comes at once, so the canary's 5xx
+            # series exists from the start of the load, as it would for a broken release.
+            if (call - 1) % self.every == 0:
                 raise InjectedFault(f"injected fault on prediction {call}")
         return self.inner.predict(features)
 

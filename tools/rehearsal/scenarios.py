@@ -240,6 +240,12 @@ class Rehearsal:
                 rows=rows,
             ).start()
             prometheus.wait_for_series(f'up{{rollouts_pod_template_hash="{canary_hash}"}} == 1')
+            if scenario.canary_share > 0:
+                # The canary's first answers are scraped: its series exist before the window.
+                prometheus.wait_for_series(
+                    "model_api_requests_total"
+                    f'{{rollouts_pod_template_hash="{canary_hash}",route="/invocations"}}'
+                )
             self.log(f"load running; waiting {self.timing.warmup:.0f}s for the rate window")
             time.sleep(self.timing.warmup)
             run = self._analyse(prometheus, canary_hash, kill=own_prometheus)
