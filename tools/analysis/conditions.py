@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tools.analysis.expr import ExprError, compile_expr
-from tools.analysis.expr.types import go_name
+from tools.analysis.expr.types import FLOAT, NIL, array_of, go_name
 from tools.analysis.phases import Phase
 
 EMPTY_RESULT_HINT = "metric result is nil or empty: no data returned from the metric provider"
@@ -25,7 +25,10 @@ class Outcome:
 def evaluate_condition(condition: str, result: object) -> bool:
     """Compile and run one condition against ``result``; raise ExprError on any problem."""
     env = {"result": result}
-    program = compile_expr(condition, env)
+    # Argo's environment is typed by the provider, not by the data: a vector is []float64 even
+    # when it is empty, a scalar is float64.
+    static = array_of(FLOAT) if isinstance(result, list) else FLOAT
+    program = compile_expr(condition, env, {"result": static if result is not None else NIL})
     if program.type.kind not in ("bool", "any", "nil"):
         raise ExprError(f"expected bool, but got {program.type}")
     try:

@@ -76,6 +76,14 @@ def test_matrix_result_is_a_flat_list() -> None:
     assert evaluate_result([11.0, 9.0], "all(result, # > 10)", None).phase is F
 
 
+def test_empty_vector_is_still_typed_as_a_float_vector() -> None:
+    from tools.analysis.conditions import evaluate_condition
+    from tools.analysis.expr import CompileError
+
+    with pytest.raises(CompileError, match=r"mismatched types \[\]float64 and float64"):
+        evaluate_condition("result > 0.5", [])
+
+
 def test_empty_vector_unguarded_is_error_with_argo_message() -> None:
     outcome = evaluate_result([], "result[0] >= 0.95", None)
     assert outcome.phase is E

@@ -35,11 +35,15 @@ class Program:
             raise EvalError("expression nested too deeply") from None
 
 
-def compile_expr(source: str, env: Mapping[str, object]) -> Program:
-    """Parse and type-check ``source`` against the types of the values in ``env``."""
+def compile_expr(
+    source: str, env: Mapping[str, object], types: Mapping[str, Type] | None = None
+) -> Program:
+    """Parse and type-check ``source`` against ``types`` (default: the types of ``env``)."""
+    static = {k: type_of(v) for k, v in env.items()}
+    static.update(types or {})
     try:
         tree = parse(source)
-        result_type = Checker({k: type_of(v) for k, v in env.items()}).check(tree)
+        result_type = Checker(static).check(tree)
     except RecursionError:
         raise CompileError("expression nested too deeply") from None
     return Program(source, tree, result_type)
