@@ -7,6 +7,9 @@ Label noise makes a model measurably worse on the fixed validation split (ROC AU
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from tools import cli
 from tools.pipeline import steps
 
 pytestmark = pytest.mark.slow
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -143,3 +147,23 @@ def test_run_requires_local(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["pipeline", "run"])
     assert exc.value.code == 2
     assert "--local" in capsys.readouterr().err
+
+
+def test_container_entrypoint_runs_as_a_module(fresh_clone_dir: Path) -> None:
+    """What the pods run: ``python -m tools.pipeline.steps <step>``, configured by environment."""
+    outputs = fresh_clone_dir / "outputs"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{fresh_clone_dir / 'store.db'}"}
+    metrics = json.dumps({"roc_auc": 0.97, "accuracy": 0.95, "log_loss": 0.2})
+    step = [sys.executable, "-m", "tools.pipeline.steps", "evaluate"]
+    done = subprocess.run(
+        [*step, "--metrics", metrics, "--outputs", str(outputs)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "evaluate: passed: no model-api@champion yet" in done.stdout
+    assert (outputs / "passed").read_text() == "true"
+    assert (fresh_clone_dir / "store.db").is_file()
