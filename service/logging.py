@@ -6,7 +6,9 @@ JSON object per line, so a log shipper needs no parsing rules.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -35,9 +37,14 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+_second: list[Any] = [-1, ""]  # the last formatted whole second, reused within that second
+
+
 def _timestamp(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    whole = int(created)
+    if whole != _second[0]:
+        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+    return f"{_second[1]}.{int(created % 1 * 1000):03d}Z"
 
 
 def configure(level: str) -> None:
@@ -56,7 +63,14 @@ def configure(level: str) -> None:
 
 
 class AccessLog:
-    """Writes the per-request line: request id, method, route, status, latency, model version."""
+    """Writes the per-request line: request id, method, route, status, latency, model version.
+
+    The line has the same shape as every other log line, but it is written with one
+    ``os.write`` to stdout instead of through ``logging.Logger.info``: building a LogRecord
+    (caller lookup, thread and process names) cost more than the whole prediction on a one-row
+    request. The ``model_api.access`` logger's level still switches the line on and off, and
+    one write per complete line keeps lines whole next to the other handlers' output.
+    """
 
     def __init__(self) -> None:
         self._logger = logging.getLogger(ACCESS_LOGGER)
@@ -68,15 +82,19 @@ class AccessLog:
     ) -> None:
         if not self._logger.isEnabledFor(logging.INFO):
             return
-        self._logger.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": method,
-                "route": route,
-                "path": path[:200],
-                "status": status,
-                "latency_ms": round(seconds * 1000, 3),
-                "model_version": self.model_version,
-            },
-        )
+        line = {
+            "ts": _timestamp(time.time()),
+            "level": "info",
+            "logger": ACCESS_LOGGER,
+            "message": "request",
+            "request_id": request_id,
+            "method": method,
+            "route": route,
+            "path": path[:200],
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+            "model_version": self.model_version,
+        }
+        # Suppressed: stdout closed, or replaced by an object without a file descriptor.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.write(sys.stdout.fileno(), orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -286,17 +287,24 @@ def test_token_file_problems_fail_at_startup(tmp_path: Path) -> None:
 # --- request id and access log ----------------------------------------------------------------
 
 
-def test_request_id_and_access_log(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="model_api.access"):
-        echoed = client.post("/invocations", json=split_body(), headers={"x-request-id": "abc-1"})
-        generated = client.get("/v2/models/model-api/ready")
-        hostile = client.get("/ping", headers={"x-request-id": "a b;" * 40})
+def test_request_id_and_access_log(client: TestClient, capfd: pytest.CaptureFixture[str]) -> None:
+    logging.getLogger("model_api.access").setLevel(logging.INFO)
+    capfd.readouterr()
+    echoed = client.post("/invocations", json=split_body(), headers={"x-request-id": "abc-1"})
+    generated = client.get("/v2/models/model-api/ready")
+    hostile = client.get("/ping", headers={"x-request-id": "a b;" * 40})
     assert echoed.headers["x-request-id"] == "abc-1"
     assert len(generated.headers["x-request-id"]) == 16
     assert hostile.headers["x-request-id"] != "a b;" * 40
-    lines = [r for r in caplog.records if r.name == "model_api.access"]
+    lines = [orjson.loads(line) for line in capfd.readouterr().out.splitlines()]
+    lines = [line for line in lines if line["logger"] == "model_api.access"]
     assert len(lines) == 3
-    first = lines[0].__dict__
+    first = lines[0]
     assert first["request_id"] == "abc-1" and first["route"] == "/invocations"
     assert first["status"] == 200 and first["model_version"] == "7" and first["latency_ms"] > 0
-    assert lines[1].__dict__["route"] == "/v2/models/{model_name}/ready"
+    assert first["level"] == "info" and first["ts"].endswith("Z")
+    assert lines[1]["route"] == "/v2/models/{model_name}/ready"
+    logging.getLogger("model_api.access").setLevel(logging.WARNING)
+    client.get("/ping")
+    assert "model_api.access" not in capfd.readouterr().out
+    logging.getLogger("model_api.access").setLevel(logging.NOTSET)
