@@ -39,6 +39,13 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def crd_root() -> Path:
+    """The shared CRD folder (its subfolders per project)."""
+    assert CRD_ROOT.is_dir(), f"no CRD folder at {CRD_ROOT} (set GITOPS_CRD_DIR)"
+    return CRD_ROOT
+
+
+@pytest.fixture(scope="session")
 def crd_schemas() -> dict[str, dict[str, Any]]:
     """kind → strict openAPIV3Schema of the served version (Argo Workflows, External Secrets)."""
     files = sorted(f for d in CRD_DIRS for f in (CRD_ROOT / d).glob("*.yaml"))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.pipeline.conftest import CRD_ROOT
 from tools import cli
 from tools.pipeline import steps
 
@@ -27,7 +26,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def clone(repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clone(repo_root: Path, crd_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key, value in {
         "GIT_AUTHOR_NAME": "pipeline test",
         "GIT_AUTHOR_EMAIL": "pipeline@example.invalid",
@@ -36,7 +35,7 @@ def clone(repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
     }.items():
         monkeypatch.setenv(key, value)
     (tmp_path / "shared").mkdir()
-    (tmp_path / "shared" / "crds").symlink_to(CRD_ROOT.resolve())
+    (tmp_path / "shared" / "crds").symlink_to(crd_root.resolve())
     _git(tmp_path, "clone", "--quiet", "--bare", str(repo_root), "remote.git")
     _git(tmp_path, "clone", "--quiet", "remote.git", "work")
     return tmp_path / "work"
