@@ -10,11 +10,14 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from tools.pipeline import workflow
+
+if TYPE_CHECKING:
+    from tools.validate.model import Finding
 
 OUTPUT_DIR = Path("base/training")
 HEADER = (
@@ -82,3 +85,25 @@ def check(repo_root: Path) -> list[str]:
             f"\n{shown}"
         )
     return problems
+
+
+def findings(repo_root: Path) -> list[Finding]:
+    """:func:`check` as ``gitops validate`` findings (rule ``pipeline-render``, severity error)."""
+    from tools.validate.model import Finding
+
+    out: list[Finding] = []
+    for problem in check(repo_root):
+        headline, _, diff = problem.partition("\n")
+        path = headline.split(":", 1)[0]
+        out.append(
+            Finding(
+                severity="error",
+                rule="pipeline-render",
+                message=headline,
+                file=path,
+                line=1,
+                hint="run `gitops pipeline render` and commit the result"
+                + (f"\n{diff}" if diff else ""),
+            )
+        )
+    return out
