@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from tools.analysis.run import (
     DEFAULT_ERROR_RETRY_INTERVAL,
     AnalysisRun,
     Clock,
+    Measurement,
+    MetricResult,
     RealClock,
     RunResult,
     prometheus_measure,
@@ -115,6 +118,7 @@ def run_template(
     error_retry: timedelta = DEFAULT_ERROR_RETRY_INTERVAL,
     clock: Clock | None = None,
     max_duration: timedelta | None = None,
+    progress: Callable[[MetricResult, Measurement], None] | None = None,
 ) -> tuple[RunResult | None, str]:
     """Resolve and run; a spec error is returned as (None, message) like a run in Error."""
     try:
@@ -129,6 +133,7 @@ def run_template(
         clock=clock,
         error_retry_interval=error_retry,
         max_duration=max_duration,
+        on_measurement=progress,
     )
     return analysis.execute(), ""
 
@@ -161,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
             metrics=args.metric,
             overrides=overrides,
             error_retry=retry or DEFAULT_ERROR_RETRY_INTERVAL,
+            progress=_progress if args.output == "text" else None,
         )
     except TemplateError as exc:
         raise UserError(str(exc)) from None
@@ -182,6 +188,14 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UserError(f"cannot write report {args.report}: {exc}") from None
     return EXIT_CODES.get(result.phase, EXIT_USAGE)
+
+
+def _progress(result: MetricResult, measurement: Measurement) -> None:
+    """One stderr line per measurement while a long run is going (text output only)."""
+    at = measurement.finished_at.astimezone().strftime("%H:%M:%S")
+    detail = measurement.value or measurement.message
+    sys.stderr.write(f"{at} {result.name}: {measurement.phase} {detail}\n")
+    sys.stderr.flush()
 
 
 def _json_error(message: str) -> str:

@@ -258,3 +258,17 @@ def test_repository_template_by_name_never_passes_without_data(
         )  # fmt: skip
         assert code == 3, (name, report)
         assert all(m["phase"] == "Inconclusive" for m in report["metrics"])
+
+
+def test_text_output_and_progress(
+    prometheus: PrometheusServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = write_template(tmp_path, metric("vector(0.5)", "result[0] >= 0.95", name="rate"))
+    code = main(["analyze", template, "--prometheus", prometheus.url, "--once"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "metric rate: Failed" in out
+    assert out.rstrip().endswith(
+        'run: Failed - Metric "rate" assessed Failed due to failed (1) > failureLimit (0)'
+    )
+    assert "rate: Failed [0.5]" in err
