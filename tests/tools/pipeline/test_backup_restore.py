@@ -112,12 +112,17 @@ def postgres() -> Iterator[Postgres]:
     )
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
     pg_ctl = [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data)]
-    subprocess.run(
-        [*pg_ctl, "-l", str(root / "server.log"), "-o", options, "-w", "-t", "60", "start"],
-        check=True,
+    log = root / "server.log"
+    started = subprocess.run(
+        [*pg_ctl, "-l", str(log), "-o", options, "-w", "-t", "60", "start"],
         capture_output=True,
+        text=True,
         timeout=90,
     )
+    if started.returncode != 0:
+        server_log = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start: {started.stderr.strip()}\n{server_log}")
     server = Postgres(bindir, port, sockets, as_postgres)
     try:
         server.superuser_sql(f"CREATE ROLE mlflow LOGIN CREATEDB PASSWORD '{PASSWORD}'")
