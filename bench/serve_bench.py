@@ -77,6 +77,7 @@ def cases() -> list[Case]:
         Case("model-api", 2, 16, 1),
         Case("minimal", 1, 1, 1),
         Case("minimal", 1, 16, 1),
+        Case("minimal", 2, 1, 1),
     ]
 
 
@@ -376,10 +377,11 @@ def multi_worker_note(results: Sequence[Result]) -> list[str]:
         "N` (Kludex/uvicorn#3149: the pre-bound socket has `proto=0`, so accepted connections "
         "miss TCP_NODELAY and a keep-alive request can wait ~40 ms for a delayed ACK). "
         "`mlflow models serve -w 2` runs exactly that; `model-api serve --workers 2` binds its "
-        "own `IPPROTO_TCP` socket (service/server.py). Measured here:",
+        "own `IPPROTO_TCP` socket (service/server.py); the minimal app runs under plain "
+        "`uvicorn --workers 2`. Measured here:",
         "",
     ]
-    for server in ("mlflow", "model-api"):
+    for server in ("mlflow", "model-api", "minimal"):
         one, two = p50(server, 1), p50(server, 2)
         if one is None or two is None:
             continue
