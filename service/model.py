@@ -312,7 +312,7 @@ def _resolve_origin(uri: str, tracking_uri: str | None) -> _Origin:
             else client.get_model_version(name, version)
         )
     except Exception as exc:
-        raise ModelLoadError(f"cannot resolve {uri}: {_reason(exc)}") from exc
+        raise ModelLoadError(f"cannot resolve {uri}: {_reason(exc, tracking_uri)}") from exc
     return _Origin(name=name, version=str(found.version), alias=alias, run_id=found.run_id or "")
 
 
@@ -332,7 +332,7 @@ def _download(uri: str, tracking_uri: str | None) -> Path:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
     except Exception as exc:
         shutil.rmtree(target, ignore_errors=True)
-        raise ModelLoadError(f"cannot download {uri}: {_reason(exc)}") from exc
+        raise ModelLoadError(f"cannot download {uri}: {_reason(exc, tracking_uri)}") from exc
     return local if local.is_dir() else target
 
 
@@ -350,8 +350,13 @@ def _client(tracking_uri: str | None) -> Any:
     return MlflowClient()
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, tracking_uri: str | None) -> str:
+    """The first line of the error; a short one for an unreachable tracking server."""
     text = str(exc).strip()
+    if "Max retries exceeded" in text or "Connection refused" in text:
+        from service.tracking import resolve_tracking_uri
+
+        return f"cannot reach the MLflow tracking server at {resolve_tracking_uri(tracking_uri)}"
     return text.splitlines()[0] if text else type(exc).__name__
 
 

@@ -150,3 +150,16 @@ def test_signature_without_columns_is_refused(store: TrainedStore, tmp_path: Pat
 def test_fetch_refuses_to_overwrite(store: TrainedStore) -> None:
     with pytest.raises(ModelLoadError, match="already exists"):
         fetch_model("models:/model-api@champion", store.model_dir, tracking_uri=store.tracking_uri)
+
+
+def test_unreachable_tracking_server_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.net import free_port
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    dead = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ModelLoadError) as caught:
+        load_predictor("models:/model-api@champion", tracking_uri=dead)
+    assert str(caught.value) == (
+        f"cannot resolve models:/model-api@champion: "
+        f"cannot reach the MLflow tracking server at {dead}"
+    )
