@@ -44,6 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=None,
         help="skip `promtool test rules` (rule syntax is still checked)",
     )
+    p.add_argument(
+        "--no-cache",
+        dest="policy_cache",
+        action="store_false",
+        default=None,
+        help="evaluate every policy again instead of reusing results for unchanged objects",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         ignore_missing_schemas=args.ignore_missing_schemas,
         opa_url=args.opa_url,
         run_rule_tests=args.run_rule_tests,
+        policy_cache=args.policy_cache,
     )
     report = validate_paths(args.paths, options)
     color = args.output == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ

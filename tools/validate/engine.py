@@ -12,12 +12,22 @@ from typing import Any
 from tools import kustomize
 from tools.errors import UserError
 from tools.validate import apis, crds, loader, origins, promtool, references, sources
-from tools.validate.model import Finding, Report, Resource, Severity, Summary, json_path
+from tools.validate.model import (
+    Finding,
+    Report,
+    Resource,
+    Severity,
+    Summary,
+    json_path,
+    parse_json_path,
+)
 from tools.validate.options import ValidateOptions
-from tools.validate.policies import PolicySet, RegoEvaluator, load_policies
+from tools.validate.policies import PolicyResult, PolicySet, RegoEvaluator, load_policies
+from tools.validate.policycache import PolicyCache
 from tools.validate.schemas import SchemaStore, is_builtin_group
 
 PARALLEL_THRESHOLD = 400  # objects; below this a process pool costs more than it saves
+PARALLEL_FILES = 200
 
 
 class Run:
@@ -256,41 +266,58 @@ def _schema_check(run: Run, store: SchemaStore, resource: Resource) -> None:
         )
 
 
-def _policy_findings(run: Run, policies: PolicySet, resources: list[Resource]) -> None:
-    if policies.empty or not resources:
-        return
+def _evaluate_policies(
+    run: Run, policies: PolicySet, objects: list[dict[str, Any]]
+) -> list[list[PolicyResult]]:
     from tools.validate import parallel
 
     if run.options.opa_url:
         from tools.validate.policies import OpaServerEvaluator
 
         server = OpaServerEvaluator(policies, run.options.opa_url)
-        results = [server.evaluate(r.obj) for r in resources]
-    else:
-        workers = run.options.workers
-        if workers is None:
-            workers = min(os.cpu_count() or 1, 4) if len(resources) >= PARALLEL_THRESHOLD else 1
-        if workers > 1:
-            results = parallel.evaluate(policies, [r.obj for r in resources], workers)
-        else:
-            evaluator = RegoEvaluator(policies)
-            results = [evaluator.evaluate(r.obj) for r in resources]
-    for resource, found in zip(resources, results, strict=True):
-        for result in found:
-            parts: list[str | int] = []
-            if result.path:
-                from tools.validate.model import parse_json_path
+        return [server.evaluate(obj) for obj in objects]
+    workers = run.options.workers
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(objects) >= PARALLEL_THRESHOLD else 1
+    if workers > 1:
+        return parallel.evaluate(policies, objects, workers)
+    evaluator = RegoEvaluator(policies)
+    return [evaluator.evaluate(obj) for obj in objects]
 
-                parts = parse_json_path(result.path)
+
+def _policy_findings(run: Run, policies: PolicySet, resources: list[Resource]) -> None:
+    if policies.empty or not resources:
+        return
+    cache = (
+        PolicyCache(policies, run.options.cache_dir)
+        if run.options.policy_cache and not run.options.opa_url
+        else None
+    )
+    results: list[list[PolicyResult] | None] = [None] * len(resources)
+    keys: list[str] = []
+    if cache is not None:
+        keys = [cache.key(r.obj) for r in resources]
+        results = [cache.get(key) for key in keys]
+    missing = [i for i, found in enumerate(results) if found is None]
+    if missing:
+        fresh = _evaluate_policies(run, policies, [resources[i].obj for i in missing])
+        for index, computed in zip(missing, fresh, strict=True):
+            results[index] = computed
+            if cache is not None:
+                cache.put(keys[index], computed)
+    if cache is not None:
+        cache.save()
+    for resource, found in zip(resources, results, strict=True):
+        for result in found or []:
+            parts = parse_json_path(result.path) if result.path else []
+            hint = result.details.get("hint")
             run.on_resource(
                 resource,
                 "warning" if result.severity == "warning" else "error",
                 result.rule,
                 result.message,
                 parts,
-                hint=result.details.get("hint")
-                if isinstance(result.details.get("hint"), str)
-                else None,
+                hint=hint if isinstance(hint, str) else None,
             )
 
 
@@ -302,6 +329,17 @@ def _promtool(run: Run, resources: list[Resource], whole_repo: bool) -> None:
             run.on_resource(issue.resource, "error", issue.rule, issue.message, issue.path)
         else:
             run.add("error", issue.rule, issue.message, file=issue.file)
+
+
+def _parse_all(run: Run, files: list[Path]) -> list[loader.Parsed]:
+    workers = run.options.workers
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(files) >= PARALLEL_FILES else 1
+    if workers > 1:
+        from tools.validate import parallel
+
+        return parallel.parse_files([(str(f), str(f)) for f in files], workers)
+    return [loader.parse_file(f, str(f)) for f in files]
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -340,9 +378,8 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
             rendered = list(pool.map(lambda root: _render(run, root), inputs.roots))
         scopes.extend(rendered)
     plain: list[Resource] = []
-    for file in inputs.files:
+    for file, parsed in zip(inputs.files, _parse_all(run, inputs.files), strict=True):
         run.files.add(str(file))
-        parsed = loader.parse_file(file, str(file))
         for finding in parsed.findings:
             finding.file = run.display(file)
             run.findings.append(finding)

@@ -51,6 +51,7 @@ class ValidateOptions:
     # a developer machine may not have the shared CRD folder CI uses).
     missing_config_dirs: list[Path] = field(default_factory=list)
     workers: int | None = None  # None: decide from the input size and CPU count
+    policy_cache: bool = True  # reuse policy results of unchanged objects (policycache.py)
 
 
 def _table(repo_root: Path) -> dict[str, Any]:

@@ -1,11 +1,14 @@
-"""Policy evaluation spread over worker processes (regopy holds the GIL while it runs)."""
+"""Work spread over processes: policy evaluation (regopy holds the GIL) and YAML parsing."""
 
 from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
+from tools.validate import loader
+from tools.validate.loader import Parsed
 from tools.validate.policies import PolicyResult, PolicySet, RegoEvaluator
 
 _evaluator: RegoEvaluator | None = None
@@ -35,4 +38,22 @@ def evaluate(
         out: list[list[PolicyResult]] = []
         for chunk_results in pool.map(_evaluate_chunk, chunks):
             out.extend(chunk_results)
+    return out
+
+
+def _parse_chunk(files: list[tuple[str, str]]) -> list[Parsed]:
+    return [loader.parse_file(Path(path), shown) for path, shown in files]
+
+
+def parse_files(files: list[tuple[str, str]], workers: int) -> list[Parsed]:
+    """``loader.parse_file`` for many (path, shown) pairs, in order, on *workers* processes."""
+    size = max(1, -(-len(files) // (workers * 4)))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context(method)
+    ) as pool:
+        out: list[Parsed] = []
+        for parsed in pool.map(_parse_chunk, chunks):
+            out.extend(parsed)
     return out

@@ -7,6 +7,7 @@ manifest files of the run together.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -49,37 +50,102 @@ CLUSTER_SCOPED = frozenset(
 
 @dataclass
 class Scope:
+    """The objects of one scope, indexed so that every lookup is (close to) constant time."""
+
     resources: list[Resource]
     by_kind: dict[str, list[Resource]] = field(default_factory=lambda: defaultdict(list))
+    _by_name: dict[tuple[str, str], list[Resource]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    _by_kind_ns: dict[tuple[str, str | None], list[Resource]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    _templates: dict[str | None, list[tuple[Resource, dict[str, Any]]]] | None = None
+    _template_labels: dict[tuple[str | None, str, str], list[int]] | None = None
+    _secrets: dict[str | None, set[str]] = field(default_factory=dict)
+    _labels: dict[str, dict[tuple[str, str], set[int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for resource in self.resources:
             self.by_kind[resource.kind].append(resource)
+            self._by_name[(resource.kind, resource.name)].append(resource)
+            self._by_kind_ns[(resource.kind, resource.namespace)].append(resource)
 
     def find(self, kind: str, name: str, namespace: str | None) -> Resource | None:
-        for resource in self.by_kind.get(kind, []):
-            if resource.name != name:
-                continue
+        for resource in self._by_name.get((kind, name), ()):
             if kind in CLUSTER_SCOPED or _same_namespace(resource.namespace, namespace):
                 return resource
         return None
 
     def in_namespace(self, kind: str, namespace: str | None) -> Iterable[Resource]:
-        return (r for r in self.by_kind.get(kind, []) if _same_namespace(r.namespace, namespace))
+        if namespace is None:
+            return iter(self.by_kind.get(kind, []))
+        return itertools.chain(
+            self._by_kind_ns.get((kind, namespace), ()), self._by_kind_ns.get((kind, None), ())
+        )
+
+    def _index_templates(self) -> dict[str | None, list[tuple[Resource, dict[str, Any]]]]:
+        if self._templates is None:
+            self._templates = defaultdict(list)
+            for resource in self.resources:
+                found = pod_template(resource.obj)
+                if found is None and resource.kind == "Rollout":
+                    ref = dig(resource.obj, "spec", "workloadRef", "name")
+                    target = self.find("Deployment", ref, resource.namespace) if ref else None
+                    found = pod_template(target.obj) if target else None
+                if found is not None:
+                    self._templates[resource.namespace].append((resource, found[0]))
+        return self._templates
 
     def pod_templates(self, namespace: str | None) -> Iterable[tuple[Resource, dict[str, Any]]]:
-        for resource in self.resources:
-            if not _same_namespace(resource.namespace, namespace):
-                continue
-            found = pod_template(resource.obj)
-            if found is not None:
-                yield resource, found[0]
-            elif resource.kind == "Rollout":
-                ref = dig(resource.obj, "spec", "workloadRef", "name")
-                target = self.find("Deployment", ref, resource.namespace) if ref else None
-                found = pod_template(target.obj) if target else None
-                if found is not None:
-                    yield resource, found[0]
+        templates = self._index_templates()
+        if namespace is None:
+            return itertools.chain.from_iterable(templates.values())
+        return itertools.chain(templates.get(namespace, ()), templates.get(None, ()))
+
+    def matching_templates(
+        self, selector: Any, namespace: str | None
+    ) -> list[tuple[Resource, dict[str, Any]]]:
+        """Pod templates in *namespace* whose labels match *selector*."""
+        candidates: Iterable[tuple[Resource, dict[str, Any]]] = self.pod_templates(namespace)
+        plain = selector.get("matchLabels", selector) if isinstance(selector, dict) else None
+        if isinstance(plain, dict) and plain and namespace is not None:
+            # Narrow by one required label first: with thousands of workloads per namespace
+            # checking every template against every selector would be quadratic.
+            key, value = next(iter(plain.items()))
+            candidates = self._with_label(namespace, str(key), str(value))
+        return [(r, t) for r, t in candidates if selector_matches(selector, labels_of(t))]
+
+    def _with_label(
+        self, namespace: str, key: str, value: str
+    ) -> list[tuple[Resource, dict[str, Any]]]:
+        templates = self._index_templates()
+        if self._template_labels is None:
+            self._template_labels = defaultdict(list)
+            for ns, entries in templates.items():
+                for position, (_, template) in enumerate(entries):
+                    for k, v in labels_of(template).items():
+                        self._template_labels[(ns, k, v)].append(position)
+        by_label = self._template_labels
+        out = [templates[namespace][i] for i in by_label.get((namespace, key, value), ())]
+        out += [templates[None][i] for i in by_label.get((None, key, value), ())]
+        return out
+
+    def labelled(self, kind: str, key: str, value: str) -> set[int]:
+        """ids of the objects of *kind* that carry label key=value."""
+        index = self._labels.get(kind)
+        if index is None:
+            index = defaultdict(set)
+            for resource in self.by_kind.get(kind, []):
+                for k, v in labels_of(resource.obj).items():
+                    index[(k, v)].add(id(resource))
+            self._labels[kind] = index
+        return index.get((key, value), set())
+
+    def secret_providers(self, namespace: str | None) -> set[str]:
+        if namespace not in self._secrets:
+            self._secrets[namespace] = _secret_providers(self, namespace)
+        return self._secrets[namespace]
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -125,11 +191,7 @@ def check_services(scope: Scope, report: Report) -> None:
         selector = dig(service.obj, "spec", "selector")
         if not isinstance(selector, dict) or not selector:
             continue
-        pods = [
-            (owner, template)
-            for owner, template in scope.pod_templates(service.namespace)
-            if selector_matches(selector, labels_of(template))
-        ]
+        pods = scope.matching_templates(selector, service.namespace)
         if not pods:
             shown = ", ".join(f"{k}={v}" for k, v in sorted(selector.items()))
             report(
@@ -281,9 +343,7 @@ def check_scaling(scope: Scope, report: Report) -> None:
             )
     for pdb in scope.by_kind.get("PodDisruptionBudget", []):
         selector = dig(pdb.obj, "spec", "selector")
-        if not any(
-            selector_matches(selector, labels_of(t)) for _, t in scope.pod_templates(pdb.namespace)
-        ):
+        if not scope.matching_templates(selector, pdb.namespace):
             report(
                 pdb,
                 "error",
@@ -340,9 +400,7 @@ def check_pods(scope: Scope, report: Report) -> None:
                 if not isinstance(name, str):
                     continue
                 if kind == "Secret":
-                    secrets = (
-                        secrets if secrets is not None else _secret_providers(scope, namespace)
-                    )
+                    secrets = scope.secret_providers(namespace)
                     ok = name in secrets
                 else:
                     ok = scope.find("ConfigMap", name, namespace) is not None
@@ -374,9 +432,7 @@ def check_pods(scope: Scope, report: Report) -> None:
                 if not isinstance(name, str):
                     continue
                 if kind == "Secret":
-                    secrets = (
-                        secrets if secrets is not None else _secret_providers(scope, namespace)
-                    )
+                    secrets = scope.secret_providers(namespace)
                     ok = name in secrets
                 else:
                     ok = scope.find("ConfigMap", name, namespace) is not None
@@ -409,15 +465,20 @@ def check_monitors(scope: Scope, report: Report) -> None:
     for monitor in scope.by_kind.get("ServiceMonitor", []):
         selector = dig(monitor.obj, "spec", "selector")
         namespaces = dig(monitor.obj, "spec", "namespaceSelector", "matchNames")
-        services = [
-            s
-            for s in scope.by_kind.get("Service", [])
-            if selector_matches(selector, labels_of(s.obj))
-            and (
-                not isinstance(namespaces, list) or s.namespace is None or s.namespace in namespaces
+        if isinstance(namespaces, list):
+            pool: Iterable[Resource] = itertools.chain.from_iterable(
+                scope.in_namespace("Service", str(ns)) for ns in namespaces
             )
-            and (isinstance(namespaces, list) or _same_namespace(s.namespace, monitor.namespace))
-        ]
+        else:
+            pool = scope.in_namespace("Service", monitor.namespace)
+        plain = selector.get("matchLabels") if isinstance(selector, dict) else None
+        if isinstance(plain, dict) and plain:
+            key, value = next(iter(plain.items()))
+            wanted = scope.labelled("Service", str(key), str(value))
+            pool = (s for s in pool if id(s) in wanted)
+        services = list(
+            {id(s): s for s in pool if selector_matches(selector, labels_of(s.obj))}.values()
+        )
         if not services:
             report(
                 monitor,
@@ -497,9 +558,7 @@ def check_ingresses(scope: Scope, report: Report) -> None:
             name = tls.get("secretName") if isinstance(tls, dict) else None
             if not isinstance(name, str):
                 continue
-            secrets = (
-                secrets if secrets is not None else _secret_providers(scope, ingress.namespace)
-            )
+            secrets = scope.secret_providers(ingress.namespace)
             annotations = dig(ingress.obj, "metadata", "annotations") or {}
             from_issuer = any(k.startswith("cert-manager.io/") for k in annotations)
             if name not in secrets and not from_issuer:

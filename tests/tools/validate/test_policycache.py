@@ -1,0 +1,32 @@
+"""Policy results are reused only while the object, policies and data are unchanged."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.tools.validate.conftest import DATA, REPO
+from tools.validate import Report
+
+
+def test_cached_results_equal_fresh_ones_and_data_changes_invalidate(
+    tmp_path: Path, validate: Callable[..., Report]
+) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", policies)
+    sample = DATA / "broken" / "policy-latest-tag.yaml"
+    common = {"cache_dir": tmp_path / "cache", "policy_dirs": [policies],
+              "data_files": [policies / "data.yaml"]}  # fmt: skip
+    fresh = validate(sample, policy_cache=False, **common)
+    first = validate(sample, **common)
+    assert list((tmp_path / "cache" / "policy-results").iterdir())
+    second = validate(sample, **common)
+    assert fresh.to_dict() == first.to_dict() == second.to_dict()
+    assert "deny_image_tag" in {f.rule for f in second.errors}
+
+    data = policies / "data.yaml"
+    data.write_text(data.read_text().replace("ghcr.io/example-org/", "quay.io/example-org/"))
+    changed = validate(sample, **common)
+    assert "deny_image_registry" in {f.rule for f in changed.errors}
+    assert len(list((tmp_path / "cache" / "policy-results").iterdir())) == 2
