@@ -19,7 +19,7 @@ def test_cached_results_equal_fresh_ones_and_data_changes_invalidate(
     common = {"cache_dir": tmp_path / "cache", "policy_dirs": [policies],
               "data_files": [policies / "data.yaml"]}  # fmt: skip
     fresh = validate(sample, policy_cache=False, **common)
-    first = validate(sample, **common)
+    first = validate(sample, policy_cache=True, **common)
     assert list((tmp_path / "cache" / "policy-results").iterdir())
     second = validate(sample, **common)
     assert fresh.to_dict() == first.to_dict() == second.to_dict()
