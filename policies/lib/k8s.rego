@@ -19,18 +19,20 @@ subject := sprintf("%s %s", [input.kind, name])
 
 is_production if namespace in data.gitops.production_namespaces
 
-# Pod specs: {"spec": <pod spec>, "path": <JSONPath of the pod spec>}.
-pods contains {"spec": input.spec, "path": "$.spec"} if {
+# Pod specs by the JSONPath of the pod spec: {"spec": <pod spec>, "path": <that path>}.
+# Objects keyed by path rather than sets of objects: rego-cpp hashes set members, which is slow
+# for whole pod specs. `some pod in k8s.pods` iterates the values either way.
+pods["$.spec"] := {"spec": input.spec, "path": "$.spec"} if {
 	input.kind == "Pod"
 	is_object(input.spec)
 }
 
-pods contains {"spec": input.spec.template.spec, "path": "$.spec.template.spec"} if {
+pods["$.spec.template.spec"] := {"spec": input.spec.template.spec, "path": "$.spec.template.spec"} if {
 	input.kind in template_kinds
 	is_object(input.spec.template.spec)
 }
 
-pods contains {"spec": spec, "path": "$.spec.jobTemplate.spec.template.spec"} if {
+pods["$.spec.jobTemplate.spec.template.spec"] := {"spec": spec, "path": "$.spec.jobTemplate.spec.template.spec"} if {
 	input.kind == "CronJob"
 	spec := input.spec.jobTemplate.spec.template.spec
 	is_object(spec)
@@ -45,17 +47,19 @@ workflow_path := "$.spec" if input.kind == "WorkflowTemplate"
 
 workflow_path := "$.spec.workflowSpec" if input.kind == "CronWorkflow"
 
-pods contains {"spec": workflow_spec, "path": workflow_path} if is_object(workflow_spec)
+pods[workflow_path] := {"spec": workflow_spec, "path": workflow_path} if is_object(workflow_spec)
 
-# Containers: {"container", "path", "pod", "init"}.
-containers contains {"container": c, "path": path, "pod": pod, "init": field == "initContainers"} if {
+# Containers: {"container", "path", "pod_security" (the pod-level securityContext), "init"}.
+# Entries carry only the pod's securityContext, not the whole pod spec: sets of large objects
+# are expensive to build and compare.
+containers[path] := {"container": c, "path": path, "pod_security": pod_security(pod), "init": field == "initContainers"} if {
 	some pod in pods
 	some field in ["initContainers", "containers"]
 	some i, c in object.get(pod.spec, field, [])
 	path := sprintf("%s.%s[%d]", [pod.path, field, i])
 }
 
-containers contains {"container": c, "path": path, "pod": pod, "init": false} if {
+containers[path] := {"container": c, "path": path, "pod_security": pod_security(pod), "init": false} if {
 	some pod in pods
 	pod.path == workflow_path
 	some i, template in object.get(workflow_spec, "templates", [])
@@ -65,10 +69,12 @@ containers contains {"container": c, "path": path, "pod": pod, "init": false} if
 }
 
 # Pod templates of long-running services (not Jobs or workflows).
-service_pods contains pod if {
+service_pods[path] := pod if {
 	input.kind in service_kinds
-	some pod in pods
+	some path, pod in pods
 }
+
+pod_security(pod) := object.get(pod.spec, "securityContext", {})
 
 container_name(c) := object.get(c, "name", "(unnamed)")
 
@@ -76,7 +82,7 @@ container_name(c) := object.get(c, "name", "(unnamed)")
 security(entry, key) := value if {
 	value := entry.container.securityContext[key]
 } else := value if {
-	value := entry.pod.spec.securityContext[key]
+	value := entry.pod_security[key]
 }
 
 # Result object: message plus the JSONPath it is about.

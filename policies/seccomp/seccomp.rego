@@ -18,5 +18,5 @@ deny_seccomp contains k8s.result(msg, entry.path) if {
 seccomp_profile(entry) := profile if {
 	profile := entry.container.securityContext.seccompProfile.type
 } else := profile if {
-	profile := entry.pod.spec.securityContext.seccompProfile.type
+	profile := entry.pod_security.seccompProfile.type
 } else := "unset"
