@@ -21,6 +21,7 @@ from typing import Any
 import anyio.to_thread
 import numpy as np
 import orjson
+import starlette.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -53,6 +54,12 @@ class DirectRoute(APIRoute):
     the per-request cost (measured in docs/PERFORMANCE.md). FastAPI documents custom
     ``route_class`` handlers as an extension point.
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        # Starlette's plain request/response adapter: FastAPI's adds two AsyncExitStacks per
+        # request for dependencies with ``yield``, which these routes do not have.
+        self.app = starlette.routing.request_response(self.get_route_handler())
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
@@ -159,8 +166,15 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise errors.bad_request("invalid Content-Length header")
         if int(declared) > limit:
             raise errors.body_too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
+    # Common case first: the whole body in one ASGI message.
+    message = await request.receive()
+    first: bytes = message.get("body", b"")
+    if len(first) > limit:
+        raise errors.body_too_large(limit)
+    if not message.get("more_body", False) or message["type"] != "http.request":
+        return first
+    chunks = [first]
+    size = len(first)
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:

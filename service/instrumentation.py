@@ -8,7 +8,8 @@ request) and also writes the access log line.
 from __future__ import annotations
 
 import bisect
-import secrets
+import itertools
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -54,7 +55,7 @@ class ProbabilityHistogram(Collector):
         self._bound_list = tuple(float(b) for b in bounds)
         self._bounds = np.asarray(self._bound_list, dtype=np.float64)
         self._version = model_version
-        self._counts = np.zeros(len(self._bounds) + 1, dtype=np.int64)
+        self._counts = [0] * (len(self._bounds) + 1)
         self._sum = 0.0
         self._lock = threading.Lock()
 
@@ -68,10 +69,11 @@ class ProbabilityHistogram(Collector):
                     self._sum += value
             return
         slots = np.searchsorted(self._bounds, probabilities, side="left")
-        counts = np.bincount(slots, minlength=len(self._counts))
+        counts = np.bincount(slots, minlength=len(self._counts)).tolist()
         total = float(np.sum(probabilities))
         with self._lock:
-            self._counts += counts
+            for slot, count in enumerate(counts):
+                self._counts[slot] += count
             self._sum += total
 
     def _family(self) -> HistogramMetricFamily:
@@ -86,10 +88,10 @@ class ProbabilityHistogram(Collector):
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            cumulative = np.cumsum(self._counts)
+            cumulative = list(itertools.accumulate(self._counts))
             total = self._sum
         family = self._family()
-        pairs = zip(self._bounds.tolist(), cumulative[:-1].tolist(), strict=True)
+        pairs = zip(self._bound_list, cumulative[:-1], strict=True)
         buckets = [(_bound_label(b), float(c)) for b, c in pairs]
         buckets.append(("+Inf", float(cumulative[-1])))
         family.add_metric([self._version], buckets, total)
@@ -237,4 +239,10 @@ def _request_id(scope: Scope) -> str:
             if 0 < len(value) <= _REQUEST_ID_MAX and not value.translate(None, _REQUEST_ID_CHARS):
                 return str(value.decode("ascii"))
             break
-    return secrets.token_hex(8)
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+
+
+# Generated request ids: a random per-process prefix and a counter — unique without a
+# random-number syscall per request.
+_ID_PREFIX = os.urandom(4).hex()
+_ID_COUNTER = itertools.count(1)
