@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,10 +37,18 @@ class Run:
 
     def __init__(self, options: ValidateOptions):
         self.options = options
+        self.timings: dict[str, float] = {}
+        self._mark = time.perf_counter()
         self.root = options.repo_root
         self.findings: list[Finding] = []
         self.files: set[str] = set()
         self.rendered: dict[Path, str | None] = {}  # kustomization -> error message or None
+
+    def lap(self, stage: str) -> None:
+        """Record the time since the previous lap (printed with GITOPS_VALIDATE_TIMINGS=1)."""
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._mark
+        self._mark = now
 
     # -- findings -------------------------------------------------------------------------
     def display(self, path: Path | str) -> str:
@@ -369,6 +379,7 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
     policies = (
         load_policies(options.policy_dirs, options.data_files) if options.policy_dirs else None
     )
+    run.lap("setup")
 
     scopes: list[list[Resource]] = []
     if inputs.roots:
@@ -386,6 +397,7 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         plain.extend(parsed.resources)
     if plain:
         scopes.append(plain)
+    run.lap("render+parse")
     resources = [r for scope in scopes for r in scope]
 
     # CRDs being validated also describe the custom resources next to them.
@@ -402,8 +414,10 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
 
     for resource in resources:
         _schema_check(run, store, resource)
+    run.lap("schemas")
     if policies is not None:
         _policy_findings(run, policies, resources)
+    run.lap("policies")
     renders = _renders(run)
     this_repo = _this_repo(options.repo_root)
     for scope in scopes:
@@ -414,7 +428,13 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
             renders,
             this_repo,
         )
+    run.lap("references")
     _promtool(run, resources, whole_repo=not paths)
+    run.lap("promtool")
+    if os.environ.get("GITOPS_VALIDATE_TIMINGS"):
+        sys.stderr.write(
+            "timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in run.timings.items()) + "\n"
+        )
 
     findings = _unique(sorted(run.findings, key=Finding.sort_key))
     summary = Summary(

@@ -37,28 +37,39 @@ class StrictLoader(_Loader):  # type: ignore[misc]
         self.document_lines: list[int] = []
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, yaml.Node] = {}
-            for key_node, _ in node.value:
-                if (
-                    isinstance(key_node, yaml.ScalarNode)
-                    and key_node.tag != "tag:yaml.org,2002:merge"
-                ):
-                    key = key_node.value
-                    if key in seen:
-                        raise DuplicateKeyError(
-                            "while constructing a mapping",
-                            node.start_mark,
-                            f"duplicate key {key!r} (first defined on line "
-                            f"{seen[key].start_mark.line + 1})",
-                            key_node.start_mark,
-                        )
-                    seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        # Cheap path first: without merge keys, a mapping has duplicates exactly when the
+        # constructed dict is smaller than the node; only then look for the culprit.
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        pairs = len(node.value)
+        if any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value):
+            # Merged keys may be overridden; only the mapping's own keys must be unique.
+            _check_duplicates(node)
+            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        if len(mapping) != pairs:
+            _check_duplicates(node)
+        return mapping
 
     def construct_document(self, node: yaml.Node) -> Any:
         self.document_lines.append(node.start_mark.line + 1)
         return super().construct_document(node)
+
+
+def _check_duplicates(node: yaml.MappingNode) -> None:
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = key_node.value
+        if key in seen:
+            raise DuplicateKeyError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"duplicate key {key!r} (first defined on line {seen[key].start_mark.line + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node
 
 
 def _as_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
@@ -141,13 +152,13 @@ def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Par
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         error_line = mark.line + 1 if mark is not None else None
-        what = "duplicate key" if isinstance(exc, DuplicateKeyError) else "invalid YAML"
         detail = exc.problem or exc.context or "syntax error"
+        what = "invalid YAML" if not isinstance(exc, DuplicateKeyError) else None
         findings.append(
             Finding(
                 severity="error",
                 rule="duplicate-key" if isinstance(exc, DuplicateKeyError) else "parse",
-                message=f"{what}: {detail}",
+                message=f"{what}: {detail}" if what else detail,
                 file=file,
                 line=error_line,
             )
