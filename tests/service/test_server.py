@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -256,3 +256,31 @@ def test_port_in_use_is_a_startup_error() -> None:
     with pytest.raises(StartupError, match=r"cannot listen on 127\.0\.0\.1"):
         bind_socket("127.0.0.1", taken.getsockname()[1])
     taken.close()
+
+
+def test_body_limit_over_real_http(servers: Callable[..., Server]) -> None:
+    """413 from the declared Content-Length before any body arrives, and while a chunked body
+    streams in; the connection is closed after the answer."""
+    server = servers(env={**NO_DRAIN, "MODEL_API_MAX_BODY_BYTES": "2000"})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000000\r\n\r\n"
+        )
+        head = conn.recv(4096)  # answered without sending a single body byte
+        assert head.startswith(b"HTTP/1.1 413 ")
+        assert b"connection: close" in head.lower()
+
+    def chunks() -> Iterator[bytes]:  # 10 kB: over the limit, small enough for socket buffers
+        for _ in range(100):
+            yield b" " * 100
+
+    response = httpx.post(
+        f"{server.url}/invocations",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 413
+    assert response.json()["error_code"] == "RESOURCE_LIMIT_EXCEEDED"
+    assert httpx.get(f"{server.url}/ping", timeout=5).status_code == 200
