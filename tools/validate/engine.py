@@ -184,8 +184,8 @@ def _renders(run: Run) -> Callable[[Path], str | None]:
     return check
 
 
-def _this_repo(root: Path) -> Callable[[str], bool]:
-    urls: set[str] = set()
+def _this_repo(root: Path, configured: list[str]) -> Callable[[str], bool]:
+    urls: set[str] = {_normal_url(u) for u in configured}
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "remote", "-v"],
@@ -419,7 +419,7 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         _policy_findings(run, policies, resources)
     run.lap("policies")
     renders = _renders(run)
-    this_repo = _this_repo(options.repo_root)
+    this_repo = _this_repo(options.repo_root, options.repo_urls)
     for scope in scopes:
         references.check_scope(
             scope,

@@ -10,6 +10,8 @@ Keys (all optional; paths relative to the repository root)::
     data-files = ["policies/data.yaml"]
     ignore-missing-schemas = false
     rule-tests = "tests/rules"        # promtool unit tests (*_test.yaml)
+    repo-urls = ["https://github.com/example-org/mlops-gitops.git"]  # Applications pointing
+                                      # here must name paths that exist and render
 
 Command-line flags add to the configured CRD lists (``--crd-dir``); ``--policy-dir`` and scalar
 flags replace the configured value.
@@ -51,6 +53,7 @@ class ValidateOptions:
     # a developer machine may not have the shared CRD folder CI uses).
     missing_config_dirs: list[Path] = field(default_factory=list)
     workers: int | None = None  # None: decide from the input size and CPU count
+    repo_urls: list[str] = field(default_factory=list)  # URLs Argo CD uses for this repository
     policy_cache: bool = True  # reuse policy results of unchanged objects (policycache.py)
 
 
@@ -104,6 +107,7 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
     options.policy_dirs = [(repo_root / p).resolve() for p in policy_dirs]
     data_files = _str_list(table, "data-files")
     options.data_files = [(repo_root / p).resolve() for p in data_files]
+    options.repo_urls = _str_list(table, "repo-urls")
     options.ignore_missing_schemas = bool(table.get("ignore-missing-schemas", False))
     rule_tests = table.get("rule-tests", "tests/rules")
     options.rule_tests_dir = (repo_root / str(rule_tests)).resolve()
