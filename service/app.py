@@ -31,7 +31,11 @@ from starlette.exceptions import HTTPException
 from service import errors
 from service.auth import BearerAuth
 from service.errors import ApiError
-from service.instrumentation import Instruments, ObservabilityMiddleware
+from service.instrumentation import (
+    EXPOSITION_CONTENT_TYPE,
+    Instruments,
+    ObservabilityMiddleware,
+)
 from service.logging import AccessLog
 from service.predictor import Prediction, Predictor
 from service.protocol import mlflow, oip
@@ -465,7 +469,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text format)")
     async def metrics_endpoint() -> Response:
-        return Response(instruments.exposition(), media_type="text/plain; version=0.0.4")
+        return Response(instruments.exposition(), media_type=EXPOSITION_CONTENT_TYPE)
 
     # --- Errors outside the handlers ----------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -35,6 +36,8 @@ from service.logging import AccessLog
 from service.predictor import ModelInfo
 
 UNMATCHED_ROUTE = "unmatched"
+# The media type matching what ``generate_latest`` writes.
+EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 OTHER_METHOD = "other"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID_HEADER = b"x-request-id"
