@@ -38,7 +38,7 @@ from service.instrumentation import (
 )
 from service.logging import AccessLog
 from service.predictor import Prediction, Predictor
-from service.protocol import mlflow, oip
+from service.protocol import mlflow, oip, openapi
 from service.protocol.schema import InputSchema, Matrix
 from service.settings import ServeSettings
 from service.tracing import tracer_provider
@@ -55,7 +55,7 @@ class DirectRoute(APIRoute):
     FastAPI still documents the route in OpenAPI, but skips per-request dependency solving and
     response serialization, which the inference endpoints do not use: they read the raw body
     themselves and return a finished Response. On one-row requests this is a large share of
-    the per-request cost (measured in docs/PERFORMANCE.md). FastAPI documents custom
+    the per-request cost (see docs/SERVICE.md, Performance design). FastAPI documents custom
     ``route_class`` handlers as an extension point.
     """
 
@@ -197,71 +197,6 @@ def _version_text() -> str:
     return "unknown"
 
 
-_INVOCATIONS_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        JSON: {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "dataframe_split": {
-                        "type": "object",
-                        "properties": {
-                            "columns": {"type": "array", "items": {"type": "string"}},
-                            "data": {
-                                "type": "array",
-                                "items": {"type": "array", "items": {"type": ["number", "null"]}},
-                            },
-                            "index": {"type": "array"},
-                        },
-                        "required": ["data"],
-                    },
-                    "dataframe_records": {
-                        "type": "array",
-                        "items": {"type": "object", "additionalProperties": {"type": "number"}},
-                    },
-                    "instances": {"type": "array"},
-                    "inputs": {"type": ["object", "array"]},
-                    "params": {"type": "object"},
-                },
-            }
-        },
-        "text/csv": {"schema": {"type": "string"}},
-    },
-}
-_TENSOR = {
-    "type": "object",
-    "required": ["name", "shape", "datatype", "data"],
-    "properties": {
-        "name": {"type": "string"},
-        "shape": {"type": "array", "items": {"type": "integer"}},
-        "datatype": {"type": "string"},
-        "data": {"type": "array"},
-        "parameters": {"type": "object"},
-    },
-}
-_INFER_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        JSON: {
-            "schema": {
-                "type": "object",
-                "required": ["inputs"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "parameters": {"type": "object"},
-                    "inputs": {"type": "array", "items": _TENSOR},
-                    "outputs": {
-                        "type": "array",
-                        "items": {"type": "object", "properties": {"name": {"type": "string"}}},
-                    },
-                },
-            }
-        }
-    },
-}
-
-
 def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     """Build the API around ``predictor``; its lifespan loads the model unless already loaded."""
     instruments = Instruments()
@@ -351,7 +286,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         "/invocations",
         tags=["mlflow"],
         summary="Predict (MLflow scoring protocol): JSON, CSV or Parquet in, predictions out",
-        body=_INVOCATIONS_BODY,
+        body=openapi.INVOCATIONS_BODY,
     )
     async def invocations(request: Request) -> Response:
         try:
@@ -429,13 +364,13 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         "/v2/models/{model_name}/infer",
         tags=["v2"],
         summary="Predict (Open Inference Protocol v2)",
-        body=_INFER_BODY,
+        body=openapi.INFER_BODY,
     )
     @inference(
         "/v2/models/{model_name}/versions/{model_version}/infer",
         tags=["v2"],
         summary="Predict (Open Inference Protocol v2), one model version",
-        body=_INFER_BODY,
+        body=openapi.INFER_BODY,
     )
     async def infer(
         request: Request, model_name: str, model_version: str | None = None
