@@ -182,3 +182,23 @@ def test_looping_and_escaping_kustomizations_are_findings(
     messages = [f["message"] for f in findings if f["rule"] == "render"]
     assert any("cycle" in m for m in messages)
     assert any("outside the repository" in m for m in messages)
+
+
+def test_unreachable_opa_server_is_usage_error_with_hint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.support.net import free_port
+
+    code, _, err = gitops(capsys, "--opa-url", f"http://127.0.0.1:{free_port()}", str(GOOD))
+    assert code == 2
+    assert "OPA server at http://127.0.0.1:" in err and "hint:" in err
+
+
+def test_crd_from_cluster_without_kubeconfig_is_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    code, _, err = gitops(capsys, "--crd-from-cluster", str(GOOD))
+    assert code == 2
+    assert "--crd-from-cluster" in err
