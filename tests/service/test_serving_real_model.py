@@ -156,3 +156,20 @@ def test_malformed_requests_get_mlflows_status_and_error_code(
     assert api.get("/invocations").status_code == 405
     assert api.get("/nope").status_code == 404
     assert api.get("/ping").status_code == 200 and api.get("/health").status_code == 200
+
+
+def test_mlflows_own_scoring_client_works_unchanged(api: httpx.Client, validation: Any) -> None:
+    """MLflow's ``ScoringServerClient`` (what its CLI and tests use against
+    ``mlflow models serve``) against this server: ping, version, and invoke with a DataFrame."""
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    port = int(str(api.base_url).rsplit(":", 1)[1].rstrip("/"))
+    client = ScoringServerClient("127.0.0.1", port)
+    client.wait_server_ready(timeout=10)
+    assert client.get_version()
+    frame = validation.iloc[:7]
+    expected = api.post("/invocations", json={"dataframe_records": frame.to_dict("records")})
+    response = client.invoke(frame)
+    assert response.get_predictions().iloc[:, 0].tolist() == expected.json()["predictions"]
+    with_params = client.invoke(frame, params={"unused": 1})
+    assert with_params.get_predictions().iloc[:, 0].tolist() == expected.json()["predictions"]
