@@ -226,6 +226,10 @@ def _supervise(settings: ServeSettings, predictor_factory: str, sock: socket.soc
             worker.start()
         sock.close()  # the workers hold their own copies
         _log.info("workers started", extra={"workers": len(workers), "port": settings.port})
+        _log.warning(
+            "each worker keeps its own metrics; a /metrics scrape sees one worker "
+            "(run one worker per pod in Kubernetes, see docs/METRICS.md)"
+        )
         failed = 0
         while not stop.is_set():
             multiprocessing.connection.wait([w.sentinel for w in workers], timeout=0.5)

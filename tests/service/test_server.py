@@ -82,7 +82,13 @@ def test_in_flight_requests_beyond_the_grace_period_do_not_hold_the_exit(
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    time.sleep(0.5)
+    # Wait until the slow request is in flight (the /metrics request itself counts as one).
+    for _ in range(100):
+        if "model_api_requests_in_flight 2.0" in httpx.get(f"{server.url}/metrics").text:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the slow request never reached the server")
     server.terminate()
     # Grace 1 s plus uvicorn's bookkeeping; far below the 30 s the request would need.
     assert server.wait(timeout=15) == 0
@@ -170,7 +176,8 @@ def test_rolling_restart_under_load_fails_no_request(servers: Callable[..., Serv
     """Old and new servers alternate on two ports behind the balancer while 6 clients keep
     sending; every request the balancer sent must succeed, including those in flight when
     SIGTERM arrived and those sent during the drain."""
-    env = {"MODEL_API_DRAIN_SECONDS": "1.0", "FAKE_PREDICT_DELAY": "0.005"}
+    # The drain must outlast the balancer noticing the readiness change (10 probes a second).
+    env = {"MODEL_API_DRAIN_SECONDS": "2.0", "FAKE_PREDICT_DELAY": "0.005"}
     first = servers(env=env)
     balancer = Balancer(backends=[first])
     prober = threading.Thread(target=balancer.probe_forever, daemon=True)
