@@ -305,3 +305,12 @@ def test_predictions_body_shape() -> None:
     assert orjson.loads(mlflow.predictions_body(np.array([0, 1, 1], dtype=np.int64))) == {
         "predictions": [0, 1, 1]
     }
+
+
+def test_parquet_without_pyarrow_is_a_clear_415(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes "import pyarrow" fail
+    with pytest.raises(ApiError, match="Parquet input needs pyarrow") as caught:
+        parse(Media.PARQUET, b"PAR1", SCHEMA)
+    assert caught.value.status == 415
