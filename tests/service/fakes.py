@@ -57,8 +57,8 @@ class LinearPredictor:
         delay_rows: int = 1,
         fail_load: str | None = None,
     ) -> None:
-        self.columns = list(columns or [Column(name) for name in FEATURES])
-        self.info = info
+        self.columns: Sequence[Column] = list(columns or [Column(name) for name in FEATURES])
+        self.info: ModelInfo = info
         width = len(self.columns)
         # Distinct weights per column: a swapped column changes the score.
         self.weights = np.linspace(-1.0, 1.0, width) / np.maximum(np.abs(ROW[:width]), 1e-3)
