@@ -230,7 +230,7 @@ def parse_file(path: Path, shown: str) -> Parsed:
 
 
 @functools.lru_cache(maxsize=256)
-def _composed(path: str) -> tuple[yaml.Node | None, ...]:
+def _composed(path: str, signature: tuple[int, int]) -> tuple[yaml.Node | None, ...]:
     try:
         text = Path(path).read_text(encoding="utf-8")
         return tuple(yaml.compose_all(text, Loader=_Loader))
@@ -239,8 +239,14 @@ def _composed(path: str) -> tuple[yaml.Node | None, ...]:
 
 
 def documents(path: str) -> tuple[yaml.Node | None, ...]:
-    """The composed documents of a file (cached); empty if it cannot be read."""
-    return _composed(path)
+    """The composed documents of a file (cached while the file is unchanged)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return ()
+    if stat.st_size > MAX_FILE_BYTES:
+        return ()
+    return _composed(path, (stat.st_mtime_ns, stat.st_size))
 
 
 def node_line(node: yaml.Node, parts: list[str | int]) -> int:
