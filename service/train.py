@@ -297,7 +297,8 @@ def train_and_register(
     """
     run = fit_and_log(config)
     decision = evaluate_gate(run.metrics, config.model_name, alias)
-    if not gate and not decision.passed:
+    skipped = not gate and not decision.passed
+    if skipped:
         decision = GateDecision(
             True,
             f"gate skipped (--no-gate); it would have failed: {decision.reason}",
@@ -306,9 +307,8 @@ def train_and_register(
         )
     version = register(run, config.model_name)
     client = _client()
-    client.set_model_version_tag(
-        config.model_name, version, "gate", "passed" if decision.passed else "failed"
-    )
+    outcome = "skipped" if skipped else "passed" if decision.passed else "failed"
+    client.set_model_version_tag(config.model_name, version, "gate", outcome)
     client.set_model_version_tag(config.model_name, version, "gate_reason", decision.reason[:5000])
     aliases: tuple[str, ...] = ()
     if decision.passed:

@@ -120,6 +120,8 @@ def test_main_prints_json_and_no_gate_moves_the_alias(
     assert result["aliases"] == ["champion"]
     assert champion_version(store) == result["version"]
     assert result["tracking_uri"] == store
+    tags = MlflowClient().get_model_version("model-api", result["version"]).tags
+    assert tags["gate"] == "skipped"
 
 
 def test_unreachable_tracking_server_is_one_clear_line(
