@@ -115,13 +115,16 @@ def _register_crd_bytes(run: Run, store: SchemaStore, data: bytes, source: str) 
 
 
 def _load_crd_urls(run: Run, store: SchemaStore) -> None:
-    from tools.validate.fetch import fetch_url
+    from tools.validate.fetch import FetchError, fetch_url
 
+    offline = False
     for url in run.options.crd_urls:
         try:
-            data = fetch_url(url, run.options.cache_dir)
-        except UserError as exc:
+            data = fetch_url(url, run.options.cache_dir, network=not offline)
+        except FetchError as exc:
             run.add("warning", "crd-url", exc.message, file=url)
+            if exc.offline:
+                offline = True  # no network: only cached URLs can still be served
             continue
         _register_crd_bytes(run, store, data, url)
 

@@ -13,8 +13,16 @@ TIMEOUT = 10.0
 MAX_BYTES = 20 * 1024 * 1024
 
 
-def fetch_url(url: str, cache_dir: Path | None) -> bytes:
-    """The body of *url*, from the cache when fetched before."""
+class FetchError(UserError):
+    """A CRD URL that could not be fetched; ``offline`` when no connection could be made."""
+
+    def __init__(self, message: str, *, offline: bool = False):
+        super().__init__(message)
+        self.offline = offline
+
+
+def fetch_url(url: str, cache_dir: Path | None, *, network: bool = True) -> bytes:
+    """The body of *url*, from the cache when fetched before (only from there without network)."""
     key = hashlib.sha256(url.encode()).hexdigest()
     cached = cache_dir / "urls" / key if cache_dir else None
     if cached is not None and cached.is_file():
@@ -22,18 +30,22 @@ def fetch_url(url: str, cache_dir: Path | None) -> bytes:
             return cached.read_bytes()
         except OSError:
             pass
+    if not network:
+        raise FetchError(f"skipped CRD {url}: an earlier URL could not connect", offline=True)
     import httpx
 
     try:
         with httpx.Client(timeout=TIMEOUT, follow_redirects=True) as client:
             response = client.get(url)
+    except (httpx.ConnectError, httpx.TimeoutException) as exc:
+        raise FetchError(f"cannot fetch CRD {url}: {exc}", offline=True) from exc
     except httpx.HTTPError as exc:
-        raise UserError(f"cannot fetch CRD {url}: {exc}") from exc
+        raise FetchError(f"cannot fetch CRD {url}: {exc}") from exc
     if response.status_code != 200:
-        raise UserError(f"cannot fetch CRD {url}: HTTP {response.status_code}")
+        raise FetchError(f"cannot fetch CRD {url}: HTTP {response.status_code}")
     data = response.content
     if len(data) > MAX_BYTES:
-        raise UserError(f"CRD {url} is larger than {MAX_BYTES // 1048576} MiB")
+        raise FetchError(f"CRD {url} is larger than {MAX_BYTES // 1048576} MiB")
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
