@@ -348,7 +348,24 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument(
         "--output-json", action="store_true", help="print the result as one JSON object"
     )
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing when MODEL_NAME@ALIAS already exists (used by ./dev run)",
+    )
     return parser
+
+
+def current_version(model_name: str, alias: str) -> str | None:
+    """The version ``model_name@alias`` points at, or None when the model or alias is missing."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(_client().get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+            return None
+        raise
 
 
 def result_as_dict(result: TrainResult) -> dict[str, Any]:
@@ -375,11 +392,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         with _stdout_to_stderr():
             uri = tracking.configure_tracking(args.tracking_uri)
-            result = train_and_register(config, args.alias, gate=not args.no_gate)
+            existing = current_version(config.model_name, args.alias) if args.if_missing else None
+            if existing is None:
+                result = train_and_register(config, args.alias, gate=not args.no_gate)
     except Exception as exc:  # every failure becomes one line, never a traceback
         reason = _describe(exc, tracking.resolve_tracking_uri(args.tracking_uri))
         print(f"model-api train: error: {reason}", file=sys.stderr)
         return 1
+    if existing is not None:
+        print(
+            f"models:/{config.model_name}@{args.alias} is version {existing} in {uri}; "
+            "not training (--if-missing)"
+        )
+        return 0
     if args.output_json:
         print(json.dumps({"tracking_uri": uri, **result_as_dict(result)}, sort_keys=True))
     else:

@@ -171,3 +171,19 @@ def test_gate_passes_when_the_model_exists_but_the_alias_does_not(store: str) ->
     decision = train.evaluate_gate({"roc_auc": 0.5}, "model-api", alias="never-set")
     assert decision.passed and decision.champion_version is None
     assert "no model-api@never-set yet" in decision.reason
+
+
+def test_if_missing_trains_only_when_the_alias_is_absent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--tracking-uri", uri, "--n-estimators", "5", "--if-missing"]
+    assert train.main(args) == 0
+    first = capsys.readouterr().out
+    assert "model URI:     models:/model-api/1" in first
+    assert train.main(args) == 0
+    second = capsys.readouterr().out
+    assert "models:/model-api@champion is version 1" in second
+    assert "not training" in second
+    configure_tracking(uri)
+    assert len(MlflowClient().search_model_versions("name='model-api'")) == 1
