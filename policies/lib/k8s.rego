@@ -10,9 +10,17 @@ template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"
 # Long-running workloads (probes, replicas, spread apply to these).
 service_kinds := {"Deployment", "StatefulSet", "Rollout"}
 
-name := object.get(input, ["metadata", "name"], "")
+# Defaults come from `else` rather than object.get: rego-cpp 1.5 mangles an object.get default
+# string when it is later formatted with sprintf.
+name := value if {
+	value := input.metadata.name
+	is_string(value)
+} else := "(unnamed)"
 
-namespace := object.get(input, ["metadata", "namespace"], "")
+namespace := value if {
+	value := input.metadata.namespace
+	is_string(value)
+} else := ""
 
 # "Rollout model-api" — how messages name the object.
 subject := sprintf("%s %s", [input.kind, name])
@@ -76,7 +84,10 @@ service_pods[path] := pod if {
 
 pod_security(pod) := object.get(pod.spec, "securityContext", {})
 
-container_name(c) := object.get(c, "name", "(unnamed)")
+container_name(c) := value if {
+	value := c.name
+	is_string(value)
+} else := "(unnamed)"
 
 # The value of a security setting for a container: container level wins over pod level.
 security(entry, key) := value if {

@@ -9,7 +9,12 @@ pss_label := "pod-security.kubernetes.io/enforce"
 
 deny_namespace_pod_security contains k8s.result(msg, "$.metadata.labels") if {
 	input.kind == "Namespace"
-	level := object.get(input.metadata, ["labels", pss_label], "unset")
+	level := enforce_level
 	level != "restricted"
 	msg := sprintf("%s: label %s is %s; set it to restricted", [k8s.subject, pss_label, level])
 }
+
+enforce_level := value if {
+	value := input.metadata.labels[pss_label]
+	is_string(value)
+} else := "unset"

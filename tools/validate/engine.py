@@ -344,6 +344,49 @@ def _promtool(run: Run, resources: list[Resource], whole_repo: bool) -> None:
             run.add("error", issue.rule, issue.message, file=issue.file)
 
 
+def _application_paths(run: Run, resources: list[Resource]) -> list[Path]:
+    this_repo = _this_repo(run.root, run.options.repo_urls)
+    found: list[Path] = []
+    for resource in resources:
+        if resource.kind != "Application" or not resource.api_version.startswith("argoproj.io/"):
+            continue
+        spec = resource.obj.get("spec")
+        if not isinstance(spec, dict):
+            continue
+        candidates = [spec.get("source"), *(spec.get("sources") or [])]
+        for source in candidates:
+            if not isinstance(source, dict) or source.get("chart"):
+                continue
+            path, repo = source.get("path"), source.get("repoURL")
+            if not isinstance(path, str) or not isinstance(repo, str) or not this_repo(repo):
+                continue
+            target = (run.root / path).resolve()
+            if (
+                target.is_relative_to(run.root)
+                and kustomize.kustomization_file(target) is not None
+                and not kustomize.is_component(target)
+                and target not in found
+            ):
+                found.append(target)
+    return found
+
+
+def _render_application_paths(run: Run, resources: list[Resource]) -> list[list[Resource]]:
+    """Render the in-repository kustomizations Applications point at, transitively."""
+    scopes: list[list[Resource]] = []
+    pending = [p for p in _application_paths(run, resources) if p not in run.rendered]
+    for _ in range(50):  # app-of-apps chains are short; bound the walk anyway
+        if not pending:
+            break
+        batch = [p for p in dict.fromkeys(pending) if p not in run.rendered]
+        pending = []
+        for target in batch:
+            scope = _render(run, target)
+            scopes.append(scope)
+            pending.extend(_application_paths(run, scope))
+    return scopes
+
+
 def _parse_all(run: Run, files: list[Path]) -> list[loader.Parsed]:
     workers = run.options.workers
     if workers is None:
@@ -391,6 +434,10 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             rendered = list(pool.map(lambda root: _render(run, root), inputs.roots))
         scopes.extend(rendered)
+        if not paths:
+            # Whole repository: what Argo CD deploys from this repository is validated too,
+            # also when it lives outside overlays/, clusters/ and apps/ (e.g. base/training).
+            scopes.extend(_render_application_paths(run, [r for s in rendered for r in s]))
     plain: list[Resource] = []
     for file, parsed in zip(inputs.files, _parse_all(run, inputs.files), strict=True):
         run.files.add(str(file))

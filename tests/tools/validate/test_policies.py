@@ -117,3 +117,28 @@ def test_repository_policies_compile_and_name_the_bad_value() -> None:
     assert 'image "busybox:latest"' in messages["deny_image_tag"]
     assert "Pod debug" in messages["deny_image_registry"]
     assert messages.keys() >= {"deny_run_as_root", "deny_seccomp", "deny_resources"}
+
+
+def test_default_values_in_messages_survive_the_engine() -> None:
+    """rego-cpp mangled object.get defaults inside sprintf; messages must stay well-formed."""
+    from tests.tools.validate.conftest import REPO
+
+    evaluator = RegoEvaluator(load_policies([REPO / "policies"], [REPO / "policies" / "data.yaml"]))
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "build"},
+        "spec": {"templates": [{"name": "t", "container": {"image": "ghcr.io/example-org/b:1"}}]},
+    }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bare"}}
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "v", "hostPath": {}}]},
+    }
+    results = [r for obj in (template, namespace, pod) for r in evaluator.evaluate(obj)]
+    assert not [r for r in results if r.rule == "policy-error"]
+    messages = "\n".join(r.message for r in results)
+    assert 'WorkflowTemplate build: container "(unnamed)" must drop ALL' in messages
+    assert "Namespace bare: label pod-security.kubernetes.io/enforce is unset" in messages
+    assert 'volume "v" mounts hostPath (no path) from the node' in messages
