@@ -5,6 +5,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [RoleBinding, ClusterRoleBinding]
 deny_cluster_admin_binding contains k8s.result(msg, "$.roleRef.name") if {
 	input.kind in {"RoleBinding", "ClusterRoleBinding"}
 	input.roleRef.kind == "ClusterRole"

@@ -5,6 +5,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_host_path contains k8s.result(msg, sprintf("%s.volumes[%d].hostPath", [pod.path, i])) if {
 	some pod in k8s.pods
 	some i, volume in object.get(pod.spec, "volumes", [])

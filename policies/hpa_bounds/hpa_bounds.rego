@@ -5,6 +5,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [HorizontalPodAutoscaler]
 deny_hpa_bounds contains k8s.result(msg, "$.spec.maxReplicas") if {
 	input.kind == "HorizontalPodAutoscaler"
 	minimum := object.get(input.spec, "minReplicas", 1)

@@ -6,6 +6,9 @@ import rego.v1
 import data.lib.images
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_image_digest contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
 	k8s.is_production
 	some entry in k8s.containers

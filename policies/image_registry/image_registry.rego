@@ -5,6 +5,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_image_registry contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
 	some entry in k8s.containers
 	image := entry.container.image

@@ -6,6 +6,9 @@ import rego.v1
 import data.lib.images
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_image_tag contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
 	some entry in k8s.containers
 	image := entry.container.image
@@ -14,6 +17,9 @@ deny_image_tag contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
 	msg := sprintf("%s: container \"%s\" image \"%s\" uses the mutable tag latest; pin a version or digest", [k8s.subject, k8s.container_name(entry.container), image])
 }
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_image_tag contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
 	some entry in k8s.containers
 	image := entry.container.image

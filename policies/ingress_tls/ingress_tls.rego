@@ -10,12 +10,18 @@ tls_hosts contains host if {
 	some host in object.get(entry, "hosts", [])
 }
 
+# METADATA
+# custom:
+#   kinds: [Ingress]
 deny_ingress_tls contains k8s.result(msg, "$.spec") if {
 	input.kind == "Ingress"
 	count(object.get(input.spec, "tls", [])) == 0
 	msg := sprintf("%s: has no spec.tls; serve it over HTTPS", [k8s.subject])
 }
 
+# METADATA
+# custom:
+#   kinds: [Ingress]
 deny_ingress_tls contains k8s.result(msg, sprintf("$.spec.rules[%d].host", [i])) if {
 	input.kind == "Ingress"
 	count(object.get(input.spec, "tls", [])) > 0

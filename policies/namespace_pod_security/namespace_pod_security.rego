@@ -7,6 +7,9 @@ import data.lib.k8s
 
 pss_label := "pod-security.kubernetes.io/enforce"
 
+# METADATA
+# custom:
+#   kinds: [Namespace]
 deny_namespace_pod_security contains k8s.result(msg, "$.metadata.labels") if {
 	input.kind == "Namespace"
 	level := enforce_level

@@ -6,6 +6,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_run_as_root contains k8s.result(msg, entry.path) if {
 	some entry in k8s.containers
 	not k8s.security(entry, "runAsNonRoot") == true
@@ -13,6 +16,9 @@ deny_run_as_root contains k8s.result(msg, entry.path) if {
 	msg := sprintf("%s: container \"%s\" does not set runAsNonRoot: true (or a non-zero runAsUser)", [k8s.subject, k8s.container_name(entry.container)])
 }
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_run_as_root contains k8s.result(msg, entry.path) if {
 	some entry in k8s.containers
 	k8s.security(entry, "runAsUser") == 0

@@ -5,12 +5,18 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [PodDisruptionBudget]
 deny_pdb_blocks_disruption contains k8s.result(msg, "$.spec.maxUnavailable") if {
 	input.kind == "PodDisruptionBudget"
 	input.spec.maxUnavailable in {0, "0", "0%"}
 	msg := sprintf("%s: maxUnavailable %v allows no disruption; node drains would block", [k8s.subject, input.spec.maxUnavailable])
 }
 
+# METADATA
+# custom:
+#   kinds: [PodDisruptionBudget]
 deny_pdb_blocks_disruption contains k8s.result(msg, "$.spec.minAvailable") if {
 	input.kind == "PodDisruptionBudget"
 	input.spec.minAvailable == "100%"

@@ -5,6 +5,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Secret]
 deny_secret_data contains k8s.result(msg, sprintf("$.%s", [field])) if {
 	input.kind == "Secret"
 	some field in ["data", "stringData"]
@@ -12,6 +15,9 @@ deny_secret_data contains k8s.result(msg, sprintf("$.%s", [field])) if {
 	msg := sprintf("%s: holds %s in git; deliver it with an ExternalSecret instead", [k8s.subject, field])
 }
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_plaintext_secret_env contains k8s.result(msg, sprintf("%s.env[%d].value", [entry.path, i])) if {
 	some entry in k8s.containers
 	some i, env in object.get(entry.container, "env", [])

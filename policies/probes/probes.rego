@@ -5,6 +5,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Deployment, StatefulSet, Rollout]
 deny_probes contains k8s.result(msg, entry.path) if {
 	input.kind in k8s.service_kinds
 	some entry in k8s.containers

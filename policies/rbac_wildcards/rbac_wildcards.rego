@@ -5,6 +5,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Role, ClusterRole]
 deny_rbac_wildcard contains k8s.result(msg, sprintf("$.rules[%d].%s", [i, field])) if {
 	input.kind in {"Role", "ClusterRole"}
 	some i, rule in object.get(input, "rules", [])

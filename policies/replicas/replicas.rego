@@ -6,6 +6,9 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Deployment, StatefulSet, Rollout]
 deny_production_replicas contains k8s.result(msg, "$.spec.replicas") if {
 	k8s.is_production
 	input.kind in k8s.service_kinds
@@ -15,6 +18,9 @@ deny_production_replicas contains k8s.result(msg, "$.spec.replicas") if {
 	msg := sprintf("%s: %d replicas in production namespace %s; run at least %d", [k8s.subject, replicas, k8s.namespace, data.gitops.min_production_replicas])
 }
 
+# METADATA
+# custom:
+#   kinds: [HorizontalPodAutoscaler]
 deny_production_replicas contains k8s.result(msg, "$.spec.minReplicas") if {
 	k8s.is_production
 	input.kind == "HorizontalPodAutoscaler"

@@ -8,6 +8,9 @@ import data.lib.k8s
 
 required_resources := [["requests", "cpu"], ["requests", "memory"], ["limits", "memory"]]
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_resources contains k8s.result(msg, sprintf("%s.resources", [entry.path])) if {
 	some entry in k8s.containers
 	some key in required_resources

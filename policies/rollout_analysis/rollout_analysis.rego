@@ -6,12 +6,18 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# custom:
+#   kinds: [Rollout]
 deny_rollout_canary contains k8s.result(msg, "$.spec.strategy") if {
 	input.kind == "Rollout"
 	not input.spec.strategy.canary
 	msg := sprintf("%s: strategy is not canary; releases must go through an analysed canary", [k8s.subject])
 }
 
+# METADATA
+# custom:
+#   kinds: [Rollout]
 deny_rollout_analysis contains k8s.result(msg, "$.spec.strategy.canary") if {
 	input.kind == "Rollout"
 	canary := input.spec.strategy.canary

@@ -7,6 +7,9 @@ import data.lib.k8s
 
 allowed_seccomp := {"RuntimeDefault", "Localhost"}
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
 deny_seccomp contains k8s.result(msg, entry.path) if {
 	some entry in k8s.containers
 	profile := seccomp_profile(entry)

@@ -9,6 +9,9 @@ import data.lib.k8s
 
 token_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"}
 
+# METADATA
+# custom:
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Rollout]
 deny_automount_token contains k8s.result(msg, pod.path) if {
 	input.kind in token_kinds
 	some pod in k8s.pods

@@ -13,6 +13,9 @@ spreads_over_zones(pod) if {
 	constraint.topologyKey == zone_key
 }
 
+# METADATA
+# custom:
+#   kinds: [Deployment, StatefulSet, Rollout]
 deny_topology_spread contains k8s.result(msg, pod.path) if {
 	k8s.is_production
 	some pod in k8s.service_pods
@@ -20,6 +23,9 @@ deny_topology_spread contains k8s.result(msg, pod.path) if {
 	msg := sprintf("%s: pods are not spread over zones in production namespace %s (add a topologySpreadConstraint on %s)", [k8s.subject, k8s.namespace, zone_key])
 }
 
+# METADATA
+# custom:
+#   kinds: [Deployment, StatefulSet, Rollout]
 warn_topology_spread contains k8s.result(msg, pod.path) if {
 	not k8s.is_production
 	some pod in k8s.service_pods

@@ -59,6 +59,15 @@ class PolicySet:
     has_exception: bool
     tests: list[Module] = field(default_factory=list)
     data_files: list[Path] = field(default_factory=list)
+    # rule -> kinds it declares (METADATA custom.kinds); None: applies to every kind
+    rule_kinds: dict[str, frozenset[str] | None] = field(default_factory=dict)
+
+    def rules_for(self, kind: str) -> list[str]:
+        return [
+            rule
+            for rule in self.rules
+            if (kinds := self.rule_kinds.get(rule)) is None or kind in kinds
+        ]
 
     @property
     def empty(self) -> bool:
@@ -121,20 +130,56 @@ def load_policies(dirs: Sequence[Path], data_files: Sequence[Path] = ()) -> Poli
         if not data_files:
             found_data.extend(p for p in (directory / n for n in DATA_NAMES) if p.is_file())
     rules: set[str] = set()
+    rule_kinds: dict[str, frozenset[str] | None] = {}
     has_exception = False
     for module in modules:
         if module.package != NAMESPACE:
             continue
-        rules.update(m["name"] for m in RULE_HEAD.finditer(module.source))
+        for match in RULE_HEAD.finditer(module.source):
+            name = match["name"]
+            rules.add(name)
+            declared = declared_kinds(module.source, match.start())
+            if name in rule_kinds and rule_kinds[name] is None:
+                continue
+            if declared is None:
+                rule_kinds[name] = None
+            else:
+                rule_kinds[name] = (rule_kinds.get(name) or frozenset()) | declared
         has_exception = has_exception or bool(EXCEPTION_HEAD.search(module.source))
     return PolicySet(
         modules=modules,
         data=load_data(found_data),
         rules=sorted(rules),
+        rule_kinds=rule_kinds,
         has_exception=has_exception,
         tests=tests,
         data_files=found_data,
     )
+
+
+def declared_kinds(source: str, head: int) -> frozenset[str] | None:
+    """Kinds from a ``# METADATA`` block with ``custom: {kinds: [...]}`` right above a rule.
+
+    An optimisation contract for policy authors: a rule that declares its kinds is only
+    evaluated for objects of those kinds (conftest and OPA ignore the block). No block or no
+    ``kinds``: the rule is evaluated for every object.
+    """
+    lines = source[:head].rstrip("\n").split("\n")
+    block: list[str] = []
+    while lines and lines[-1].startswith("#"):
+        block.append(lines.pop())
+    block.reverse()
+    if not block or block[0].strip() != "# METADATA":
+        return None
+    text = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in block[1:])
+    try:
+        meta = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    kinds = (meta or {}).get("custom", {}).get("kinds") if isinstance(meta, dict) else None
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        return None
+    return frozenset(kinds)
 
 
 def rego_error(exc: Exception, modules: Sequence[Module]) -> str:
@@ -170,11 +215,33 @@ def new_interpreter(modules: Sequence[Module], data: dict[str, Any]) -> Any:
     return interpreter
 
 
-def _query_text(policies: PolicySet) -> str:
-    parts = [f'"{rule}": data.{NAMESPACE}.{rule}' for rule in policies.rules]
+EVAL_PACKAGE = "gitops_validate_eval"
+
+
+def _group_object(policies: PolicySet, rules: Sequence[str]) -> str:
+    parts = [f'"{rule}": data.{NAMESPACE}.{rule}' for rule in rules]
     if policies.has_exception:
         parts.append(f'"exception": data.{NAMESPACE}.exception')
-    return "result := {" + ", ".join(parts) + "}"
+    return "{" + ", ".join(parts) + "}"
+
+
+def evaluation_module(policies: PolicySet) -> tuple[Module, dict[str, str]]:
+    """A module with one rule per group of kinds that share the same applicable rules.
+
+    Returns the module and kind -> entrypoint (``"*"`` for kinds no rule names).
+    """
+    kinds = sorted({k for ks in policies.rule_kinds.values() if ks for k in ks})
+    groups: dict[tuple[str, ...], str] = {}
+    entry: dict[str, str] = {}
+    lines = [f"package {EVAL_PACKAGE}", "", "import rego.v1", ""]
+    for kind in [*kinds, "*"]:
+        rules = tuple(policies.rules_for(kind))
+        if rules not in groups:
+            groups[rules] = f"group_{len(groups)}"
+            lines.append(f"{groups[rules]} := {_group_object(policies, rules)}")
+        entry[kind] = f"{EVAL_PACKAGE}/{groups[rules]}"
+    source = "\n".join(lines) + "\n"
+    return Module(Path("<gitops-validate>/evaluation.rego"), source), entry
 
 
 def results_from(value: Any, policies: PolicySet) -> list[PolicyResult]:
@@ -232,11 +299,13 @@ class RegoEvaluator:
         self.policies = policies
         self._bundle: Any = None
         self._interpreter: Any = None
+        self._entrypoints: dict[str, str] = {}
         if policies.empty:
             return
-        builder = new_interpreter(policies.modules, policies.data)
+        module, self._entrypoints = evaluation_module(policies)
+        builder = new_interpreter([*policies.modules, module], policies.data)
         try:
-            self._bundle = builder.build(_query_text(policies))
+            self._bundle = builder.build(None, sorted(set(self._entrypoints.values())))
         except regopy.RegoError as exc:
             raise UserError(
                 f"policy does not compile: {rego_error(exc, policies.modules)}"
@@ -248,9 +317,13 @@ class RegoEvaluator:
             return []
         import regopy
 
+        kind = obj.get("kind")
+        entrypoint = self._entrypoints.get(kind if isinstance(kind, str) else "*")
         try:
             self._interpreter.set_input(obj)
-            output = self._interpreter.query_bundle(self._bundle)
+            output = self._interpreter.query_bundle_entrypoint(
+                self._bundle, entrypoint or self._entrypoints["*"]
+            )
         except (regopy.RegoError, TypeError, ValueError) as exc:
             return [PolicyResult("policy-error", "error", f"policy evaluation failed: {exc}")]
         if not output.ok():
@@ -261,10 +334,9 @@ class RegoEvaluator:
                     "policy evaluation failed (a built-in raised an error on this object)",
                 )
             ]
-        if not output.results:
+        if not output.results or not output.results[0].expressions:
             return []
-        value = output.results[0].bindings.get("result")
-        return results_from(value, self.policies)
+        return results_from(output.results[0].expressions[0], self.policies)
 
 
 class OpaServerEvaluator:

@@ -142,3 +142,31 @@ def test_default_values_in_messages_survive_the_engine() -> None:
     assert 'WorkflowTemplate build: container "(unnamed)" must drop ALL' in messages
     assert "Namespace bare: label pod-security.kubernetes.io/enforce is unset" in messages
     assert 'volume "v" mounts hostPath (no path) from the node' in messages
+
+
+KINDS_POLICY = """
+package main
+
+import rego.v1
+
+# METADATA
+# custom:
+#   kinds: [Deployment]
+deny_declared contains "declared" if input.spec.bad
+
+deny_everywhere contains "everywhere" if input.spec.bad
+"""
+
+
+def test_rules_declaring_kinds_only_run_for_those_kinds(tmp_path: Path) -> None:
+    (tmp_path / "kinds.rego").write_text(KINDS_POLICY, encoding="utf-8")
+    policies = load_policies([tmp_path])
+    assert policies.rule_kinds == {
+        "deny_declared": frozenset({"Deployment"}),
+        "deny_everywhere": None,
+    }
+    evaluator = RegoEvaluator(policies)
+    deployment = {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"bad": True}}
+    config_map = {"kind": "ConfigMap", "metadata": {"name": "c"}, "spec": {"bad": True}}
+    assert {r.rule for r in evaluator.evaluate(deployment)} == {"deny_declared", "deny_everywhere"}
+    assert {r.rule for r in evaluator.evaluate(config_map)} == {"deny_everywhere"}
