@@ -22,8 +22,8 @@ class Inputs:
     files: list[Path] = field(default_factory=list)  # plain manifest files
 
     def extend(self, other: Inputs) -> None:
-        self.roots.extend(r for r in other.roots if r not in self.roots)
-        self.files.extend(f for f in other.files if f not in self.files)
+        self.roots = list(dict.fromkeys([*self.roots, *other.roots]))
+        self.files = list(dict.fromkeys([*self.files, *other.files]))
 
 
 def _has_kustomization_above(path: Path, stop: Path) -> bool:
