@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from tools.errors import UserError
 from tools.validate import loader
 from tools.validate.loader import Parsed
 from tools.validate.policies import PolicyResult, PolicySet, RegoEvaluator
@@ -32,12 +34,18 @@ def evaluate(
     chunks = [objects[i : i + size] for i in range(0, len(objects), size)]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init, initargs=(policies,)
-    ) as pool:
-        out: list[list[PolicyResult]] = []
-        for chunk_results in pool.map(_evaluate_chunk, chunks):
-            out.extend(chunk_results)
+    out: list[list[PolicyResult]] = []
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init, initargs=(policies,)
+        ) as pool:
+            for chunk_results in pool.map(_evaluate_chunk, chunks):
+                out.extend(chunk_results)
+    except BrokenProcessPool as exc:
+        raise UserError(
+            "a policy worker process died (regopy crashed while evaluating the policies)",
+            hint="run with a smaller input to find the object, or use --opa-url",
+        ) from exc
     return out
 
 
@@ -50,10 +58,13 @@ def parse_files(files: list[tuple[str, str]], workers: int) -> list[Parsed]:
     size = max(1, -(-len(files) // (workers * 4)))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context(method)
-    ) as pool:
-        out: list[Parsed] = []
-        for parsed in pool.map(_parse_chunk, chunks):
-            out.extend(parsed)
+    out: list[Parsed] = []
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context(method)
+        ) as pool:
+            for parsed in pool.map(_parse_chunk, chunks):
+                out.extend(parsed)
+    except BrokenProcessPool as exc:
+        raise UserError("a parser worker process died (out of memory?)") from exc
     return out
