@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from tools.errors import EXIT_FINDINGS, EXIT_OK
+from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from tools.validate import load_options, validate_paths
 from tools.validate.reporters import FORMATS, render
 
@@ -68,7 +68,15 @@ def run(args: argparse.Namespace) -> int:
         run_rule_tests=args.run_rule_tests,
         policy_cache=args.policy_cache,
     )
-    report = validate_paths(args.paths, options)
+    try:
+        report = validate_paths(args.paths, options)
+    except (UserError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # never a traceback: a bug here is still a clear exit 2
+        raise UserError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="please report it together with the input that caused it",
+        ) from exc
     color = args.output == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     sys.stdout.write(render(report, args.output, color=color))
     return EXIT_FINDINGS if report.errors else EXIT_OK
