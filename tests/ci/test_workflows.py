@@ -1,4 +1,4 @@
-"""The GitHub Actions workflows: schema-valid, and every `gitops` call in them is one the CLI accepts."""
+"""GitHub Actions workflows: schema-valid, and every `gitops` call in them parses."""
 
 from __future__ import annotations
 

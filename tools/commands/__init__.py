@@ -1,1 +1,4 @@
-"""One module per ``gitops`` subcommand; each exposes ``add_parser(subparsers)`` and ``run(args)``."""
+"""One module per ``gitops`` subcommand.
+
+Each exposes ``add_parser(subparsers)`` and ``run(args)``.
+"""
