@@ -27,17 +27,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gitops", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="gitops",
+        description="Validate, release and rehearse the model-api GitOps repository.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"tools.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"tools.commands.{name}":
-                continue  # subcommand not built yet
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"tools.commands.{name}").add_parser(sub)
     return parser
 
 
