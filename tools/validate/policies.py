@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from tools.errors import UserError
+from tools.validate.regofast import fast_query, fast_setter
 
 NAMESPACE = "main"
 RULE_HEAD = re.compile(
@@ -290,6 +291,19 @@ def results_from(value: Any, policies: PolicySet) -> list[PolicyResult]:
     return out
 
 
+def _public_set_input(interpreter: Any, obj: Any) -> None:
+    interpreter.set_input(obj)
+
+
+def _public_query(interpreter: Any, bundle: Any, entrypoint: bytes) -> tuple[bool, Any]:
+    output = interpreter.query_bundle_entrypoint(bundle, entrypoint.decode())
+    if not output.ok():
+        return False, None
+    if not output.results or not output.results[0].expressions:
+        return True, None
+    return True, output.results[0].expressions[0]
+
+
 class RegoEvaluator:
     """The policy set compiled once; :meth:`evaluate` runs it on one object."""
 
@@ -311,6 +325,8 @@ class RegoEvaluator:
                 f"policy does not compile: {rego_error(exc, policies.modules)}"
             ) from exc
         self._interpreter = regopy.Interpreter()
+        self._set_input = fast_setter() or _public_set_input
+        self._query = fast_query() or _public_query
 
     def evaluate(self, obj: dict[str, Any]) -> list[PolicyResult]:
         if self._bundle is None:
@@ -320,13 +336,13 @@ class RegoEvaluator:
         kind = obj.get("kind")
         entrypoint = self._entrypoints.get(kind if isinstance(kind, str) else "*")
         try:
-            self._interpreter.set_input(obj)
-            output = self._interpreter.query_bundle_entrypoint(
-                self._bundle, entrypoint or self._entrypoints["*"]
+            self._set_input(self._interpreter, obj)
+            ok, value = self._query(
+                self._interpreter, self._bundle, (entrypoint or self._entrypoints["*"]).encode()
             )
         except (regopy.RegoError, TypeError, ValueError) as exc:
             return [PolicyResult("policy-error", "error", f"policy evaluation failed: {exc}")]
-        if not output.ok():
+        if not ok:
             return [
                 PolicyResult(
                     "policy-error",
@@ -334,9 +350,9 @@ class RegoEvaluator:
                     "policy evaluation failed (a built-in raised an error on this object)",
                 )
             ]
-        if not output.results or not output.results[0].expressions:
+        if value is None:
             return []
-        return results_from(output.results[0].expressions[0], self.policies)
+        return results_from(value, self.policies)
 
 
 class OpaServerEvaluator:
