@@ -1,0 +1,46 @@
+"""The `gitops` dispatcher: usage errors exit 2; a UserError is one message, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from tools import cli
+from tools.commands import validate
+from tools.errors import EXIT_FINDINGS, UserError
+
+MINIMAL_ARGS = {
+    "policy": ["test"],
+    "bump": ["--env", "staging", "--image", "x", "--tag", "1"],
+    "promote": ["--from", "staging", "--to", "production"],
+    "analyze": ["success-rate"],
+    "pipeline": ["render"],
+}
+
+
+@pytest.mark.parametrize("name", cli.COMMANDS)
+def test_every_subcommand_is_registered(name: str) -> None:
+    args = cli.build_parser().parse_args([name, *MINIMAL_ARGS.get(name, [])])
+    assert args.command == name
+    assert callable(args.func)
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"], ["validate", "--no-such-flag"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_user_error_is_one_line_with_hint_and_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def failing(args: argparse.Namespace) -> int:
+        raise UserError("overlays/qa does not exist", hint="use --env staging", exit_code=1)
+
+    monkeypatch.setattr(validate, "run", failing)  # add_parser binds run when main() builds it
+    assert cli.main(["validate"]) == EXIT_FINDINGS
+    err = capsys.readouterr().err
+    assert err == "gitops validate: error: overlays/qa does not exist\nhint: use --env staging\n"
