@@ -78,3 +78,27 @@ def test_every_gitops_call_parses(where: str, argv: list[str]) -> None:
     except SystemExit as exc:  # argparse rejects unknown commands and flags with exit 2
         pytest.fail(f"{where}: `gitops {' '.join(argv)}` is rejected by the CLI (exit {exc.code})")
     assert callable(args.func)
+
+
+def _test_sources() -> dict[Path, str]:
+    here = Path(__file__).resolve().parent
+    return {
+        path: path.read_text()
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if here not in path.parents
+    }
+
+
+@pytest.mark.parametrize(
+    ("where", "argv"), gitops_invocations(), ids=lambda v: v if isinstance(v, str) else " ".join(v)
+)
+def test_every_gitops_call_is_exercised_by_a_test_with_the_same_flags(
+    where: str, argv: list[str]
+) -> None:
+    """Some test outside tests/ci runs this subcommand with every flag the workflow passes."""
+    command = argv[0]
+    flags = {arg.split("=", 1)[0] for arg in argv[1:] if arg.startswith("--")}
+    quoted = (f'"{command}"', f"'{command}'")
+    subcommand_tests = [t for t in _test_sources().values() if any(q in t for q in quoted)]
+    covering = [text for text in subcommand_tests if all(f'"{flag}"' in text for flag in flags)]
+    assert covering, f"{where}: no test runs `gitops {command}` with all of {sorted(flags)}"

@@ -47,7 +47,9 @@ def test_promote_copies_the_exact_digest_and_names_the_source_commit(
     git(other, "push", "-q", "origin", "main")
     capsys.readouterr()
 
-    assert run(remote, "promote", "--from", "staging", "--to", "production") == 0
+    # the exact flags of .github/workflows/cd.yml (production-pr job)
+    promote = ["--from", "staging", "--to", "production", "--image", IMAGE, "--pr"]
+    assert run(remote, "promote", *promote) == 0
     out = capsys.readouterr().out
     assert "opened pull request #1" in out
     branch = f"gitops/promote/production/model-api-{'3' * 12}"
