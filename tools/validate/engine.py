@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -334,10 +334,17 @@ def _policy_findings(run: Run, policies: PolicySet, resources: list[Resource]) -
             )
 
 
-def _promtool(run: Run, resources: list[Resource], whole_repo: bool) -> None:
+def _start_promtool(
+    run: Run, resources: list[Resource], whole_repo: bool, pool: ThreadPoolExecutor
+) -> Future[list[promtool.RuleIssue]]:
+    """Run promtool in the background: rule tests take seconds and need only the rendering."""
     rules = [r for r in resources if r.kind == "PrometheusRule"]
     tests_dir = run.options.rule_tests_dir if run.options.run_rule_tests else None
-    for issue in promtool.check(rules, tests_dir, run.display, require_all_tests=whole_repo):
+    return pool.submit(promtool.check, rules, tests_dir, run.display, whole_repo)
+
+
+def _promtool_findings(run: Run, issues: list[promtool.RuleIssue]) -> None:
+    for issue in issues:
         if issue.resource is not None:
             run.on_resource(issue.resource, "error", issue.rule, issue.message, issue.path)
         else:
@@ -410,6 +417,47 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return out
 
 
+def _check_resources(
+    run: Run,
+    store: SchemaStore,
+    policies: PolicySet | None,
+    scopes: list[list[Resource]],
+    resources: list[Resource],
+) -> None:
+    """Schemas, policies and references of the rendered and parsed objects."""
+    options = run.options
+
+    # CRDs being validated also describe the custom resources next to them.
+    if any(r.kind not in ("CustomResourceDefinition",) for r in resources):
+        for resource in resources:
+            if resource.kind == "CustomResourceDefinition":
+                try:
+                    for schema in crds.schemas_from_crd(resource.obj, run.display(resource.file)):
+                        store.add_crd(schema)
+                except crds.CrdError as exc:
+                    run.on_resource(resource, "error", "crd-schema", f"cannot use CRD: {exc}")
+    if options.crd_urls and any(not store.has_schema(r.api_version, r.kind) for r in resources):
+        _load_crd_urls(run, store)
+
+    for resource in resources:
+        _schema_check(run, store, resource)
+    run.lap("schemas")
+    if policies is not None:
+        _policy_findings(run, policies, resources)
+    run.lap("policies")
+    renders = _renders(run)
+    this_repo = _this_repo(options.repo_root, options.repo_urls)
+    for scope in scopes:
+        references.check_scope(
+            scope,
+            lambda res, sev, rule, msg, parts: run.on_resource(res, sev, rule, msg, parts),  # type: ignore[arg-type]
+            options.repo_root,
+            renders,
+            this_repo,
+        )
+    run.lap("references")
+
+
 def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
     """Validate *paths* (or the whole repository when empty) and return every finding.
 
@@ -449,37 +497,13 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         scopes.append(plain)
     run.lap("render+parse")
     resources = [r for scope in scopes for r in scope]
-
-    # CRDs being validated also describe the custom resources next to them.
-    if any(r.kind not in ("CustomResourceDefinition",) for r in resources):
-        for resource in resources:
-            if resource.kind == "CustomResourceDefinition":
-                try:
-                    for schema in crds.schemas_from_crd(resource.obj, run.display(resource.file)):
-                        store.add_crd(schema)
-                except crds.CrdError as exc:
-                    run.on_resource(resource, "error", "crd-schema", f"cannot use CRD: {exc}")
-    if options.crd_urls and any(not store.has_schema(r.api_version, r.kind) for r in resources):
-        _load_crd_urls(run, store)
-
-    for resource in resources:
-        _schema_check(run, store, resource)
-    run.lap("schemas")
-    if policies is not None:
-        _policy_findings(run, policies, resources)
-    run.lap("policies")
-    renders = _renders(run)
-    this_repo = _this_repo(options.repo_root, options.repo_urls)
-    for scope in scopes:
-        references.check_scope(
-            scope,
-            lambda res, sev, rule, msg, parts: run.on_resource(res, sev, rule, msg, parts),  # type: ignore[arg-type]
-            options.repo_root,
-            renders,
-            this_repo,
-        )
-    run.lap("references")
-    _promtool(run, resources, whole_repo=not paths)
+    background = ThreadPoolExecutor(max_workers=1)
+    rule_check = _start_promtool(run, resources, not paths, background)
+    try:
+        _check_resources(run, store, policies, scopes, resources)
+        _promtool_findings(run, rule_check.result())
+    finally:
+        background.shutdown(wait=False, cancel_futures=True)
     run.lap("promtool")
     if os.environ.get("GITOPS_VALIDATE_TIMINGS"):
         sys.stderr.write(

@@ -8,7 +8,6 @@ there, so they test exactly what the manifests render.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -97,8 +96,10 @@ def check(
         test_files = (
             sorted(tests_dir.glob("*_test.yaml")) if tests_dir and tests_dir.is_dir() else []
         )
-        # promtool is single-threaded and a rule test can take seconds: run them side by side.
-        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        # promtool is single-threaded and a rule test can take seconds: run them all side by
+        # side (the kernel shares the cores; a fixed pool would leave one waiting on the
+        # longest test while another core idles).
+        with ThreadPoolExecutor(max_workers=1 + len(test_files)) as pool:
             check = (
                 pool.submit(_run, [binary, "check", "rules", *sorted(by_file)], work)
                 if by_file
