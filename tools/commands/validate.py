@@ -49,7 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         dest="policy_cache",
         action="store_false",
         default=None,
-        help="evaluate every policy again instead of reusing results for unchanged objects",
+        help="evaluate every policy and run every rule test again instead of reusing the "
+        "results of unchanged inputs",
     )
     p.set_defaults(func=run)
 

@@ -340,7 +340,8 @@ def _start_promtool(
     """Run promtool in the background: rule tests take seconds and need only the rendering."""
     rules = [r for r in resources if r.kind == "PrometheusRule"]
     tests_dir = run.options.rule_tests_dir if run.options.run_rule_tests else None
-    return pool.submit(promtool.check, rules, tests_dir, run.display, whole_repo)
+    cache = run.options.cache_dir if run.options.policy_cache else None
+    return pool.submit(promtool.check, rules, tests_dir, run.display, whole_repo, cache)
 
 
 def _promtool_findings(run: Run, issues: list[promtool.RuleIssue]) -> None:

@@ -8,6 +8,9 @@ there, so they test exactly what the manifests render.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -21,11 +24,13 @@ from typing import Any
 import yaml
 
 from tools.errors import UserError
+from tools.validate.crds import _write_atomic
 from tools.validate.model import Resource
 
 STANDARD_LOCATIONS = ("/usr/bin/promtool", "/usr/local/bin/promtool", "/opt/prometheus/promtool")
 RULE_LOCATION = re.compile(r'group "(?P<group>[^"]*)", rule (?P<rule>\d+)')
 TIMEOUT = 120
+MAX_REMEMBERED = 10_000  # passed rule tests kept in the cache file
 
 
 def promtool_binary() -> str:
@@ -77,11 +82,17 @@ def check(
     tests_dir: Path | None,
     display: Callable[[Path], str],
     require_all_tests: bool,
+    cache_dir: Path | None = None,
 ) -> list[RuleIssue]:
-    """Run promtool on the PrometheusRules (and the rule tests that can run against them)."""
+    """Run promtool on the PrometheusRules (and the rule tests that can run against them).
+
+    With *cache_dir*, a rule test that passed before with byte-identical test and rule files
+    and the same promtool binary is not run again (see :class:`PassedTests`).
+    """
     if not rules and not (require_all_tests and tests_dir and any(tests_dir.glob("*_test.yaml"))):
         return []
     binary = promtool_binary()
+    passed = PassedTests(binary, cache_dir)
     issues: list[RuleIssue] = []
     by_file: dict[str, Resource] = {}
     with tempfile.TemporaryDirectory(prefix="gitops-promtool-") as tmp:
@@ -106,7 +117,9 @@ def check(
                 else None
             )
             tests = [
-                pool.submit(_run_test, binary, test, work, by_file, display, require_all_tests)
+                pool.submit(
+                    _run_test, binary, test, work, by_file, display, require_all_tests, passed
+                )
                 for test in test_files
             ]
             if check is not None:
@@ -115,7 +128,54 @@ def check(
                     issues.extend(_check_issues(output, by_file))
             for future in tests:
                 issues.extend(future.result())
+    passed.save()
     return issues
+
+
+class PassedTests:
+    """Rule tests known to pass: sha256 of (promtool binary, test file, the rule files it loads).
+
+    ``promtool test rules`` is deterministic: its inputs are exactly those files (series and
+    evaluation times are in the test file), so a test that passed with the same bytes and the
+    same binary passes again. Only passes are remembered; failures always run. No cache dir:
+    nothing is remembered.
+    """
+
+    def __init__(self, binary: str, cache_dir: Path | None):
+        self.path = cache_dir / "promtool-tests.json" if cache_dir is not None else None
+        self.keys: set[str] = set()
+        self.added = False
+        try:
+            stat = Path(binary).resolve().stat()
+            self.binary = f"{Path(binary).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        except OSError:
+            self.path = None
+            return
+        if self.path is not None and self.path.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                loaded = json.loads(self.path.read_text(encoding="utf-8"))
+                if isinstance(loaded, list):
+                    self.keys = {k for k in loaded if isinstance(k, str)}
+
+    def key(self, test: bytes, rule_files: list[bytes]) -> str:
+        digest = hashlib.sha256(self.binary.encode() + b"\0" + test)
+        for content in rule_files:
+            digest.update(b"\0" + hashlib.sha256(content).digest())
+        return digest.hexdigest()
+
+    def known(self, key: str) -> bool:
+        return self.path is not None and key in self.keys
+
+    def add(self, key: str) -> None:
+        if self.path is not None:
+            self.keys.add(key)
+            self.added = True
+
+    def save(self) -> None:
+        if self.path is None or not self.added or len(self.keys) > MAX_REMEMBERED:
+            return
+        with contextlib.suppress(OSError):
+            _write_atomic(self.path, json.dumps(sorted(self.keys)))
 
 
 def _check_issues(output: str, by_file: dict[str, Resource]) -> list[RuleIssue]:
@@ -150,10 +210,12 @@ def _run_test(
     by_file: dict[str, Resource],
     display: Callable[[Path], str],
     require_all: bool,
+    passed: PassedTests,
 ) -> list[RuleIssue]:
     shown = display(test)
     try:
-        content = yaml.safe_load(test.read_text(encoding="utf-8"))
+        raw = test.read_bytes()
+        content = yaml.safe_load(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return [RuleIssue(None, "promtool-test", f"cannot read rule test: {exc}", (), shown)]
     wanted = content.get("rule_files") if isinstance(content, dict) else None
@@ -173,10 +235,14 @@ def _run_test(
                 shown,
             )
         ]
+    key = passed.key(raw, [(work / w).read_bytes() for w in wanted])
+    if passed.known(key):
+        return []
     copy = work / test.name
-    shutil.copyfile(test, copy)
+    copy.write_bytes(raw)
     code, output = _run([binary, "test", "rules", copy.name], work)
     if code == 0:
+        passed.add(key)
         return []
     detail = "\n".join(line for line in output.splitlines() if line.strip())
     return [RuleIssue(None, "promtool-test", f"promtool test rules failed:\n{detail}", (), shown)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from tools.validate import Report
+import pytest
+
+from tools.validate import Report, promtool
 
 RULE = """\
 apiVersion: monitoring.coreos.com/v1
@@ -80,3 +83,50 @@ def test_bad_expression_points_at_the_rule(tmp_path: Path, validate: Callable[..
     assert finding.rule == "promtool-check"
     assert finding.path == "$.spec.groups[0].rules[0]"
     assert finding.line == 10
+
+
+def test_passed_rule_test_is_not_run_again_until_an_input_changes(
+    tmp_path: Path, validate: Callable[..., Report], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    manifest, tests = setup(tmp_path, TEST)
+    assert validate(manifest, rule_tests_dir=tests, policy_dirs=[], cache_dir=cache).findings == []
+    assert len(json.loads((cache / "promtool-tests.json").read_text(encoding="utf-8"))) == 1
+
+    real_run = promtool._run
+    ran: list[list[str]] = []
+
+    def recording_run(args: list[str], cwd: Path) -> tuple[int, str]:
+        ran.append(args)
+        return real_run(args, cwd)
+
+    monkeypatch.setattr(promtool, "_run", recording_run)
+    assert validate(manifest, rule_tests_dir=tests, policy_dirs=[], cache_dir=cache).findings == []
+    assert [args[1:3] for args in ran] == [["check", "rules"]]
+
+    # A changed rule file is a different input: the test runs again, and here it fails.
+    manifest.write_text(RULE.replace("== 0", "== 1"), encoding="utf-8")
+    report = validate(manifest, rule_tests_dir=tests, policy_dirs=[], cache_dir=cache)
+    assert [f.rule for f in report.errors] == ["promtool-test"]
+    assert ["test", "rules"] in [args[1:3] for args in ran]
+
+
+def test_no_cache_runs_known_rule_tests(
+    tmp_path: Path, validate: Callable[..., Report], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    manifest, tests = setup(tmp_path, TEST)
+    validate(manifest, rule_tests_dir=tests, policy_dirs=[], cache_dir=cache)
+    ran: list[str] = []
+    real_run = promtool._run
+
+    def recording_run(args: list[str], cwd: Path) -> tuple[int, str]:
+        ran.append(args[1])
+        return real_run(args, cwd)
+
+    monkeypatch.setattr(promtool, "_run", recording_run)
+    report = validate(
+        manifest, rule_tests_dir=tests, policy_dirs=[], cache_dir=cache, policy_cache=False
+    )
+    assert report.findings == []
+    assert sorted(ran) == ["check", "test"]
