@@ -43,6 +43,17 @@ class Run:
         self.findings: list[Finding] = []
         self.files: set[str] = set()
         self.rendered: dict[Path, str | None] = {}  # kustomization -> error message or None
+        # Policy machinery, built once per run when first needed (see _policy_engine).
+        self.policy_cache: PolicyCache | None = None
+        self._evaluator: RegoEvaluator | None = None
+        # id(resource) -> policy results computed while parsing (parallel.parse_and_evaluate)
+        self.evaluated: dict[int, list[PolicyResult]] = {}
+
+    def evaluator(self, policies: PolicySet) -> RegoEvaluator:
+        """The compiled policies (raises UserError if they do not compile)."""
+        if self._evaluator is None:
+            self._evaluator = RegoEvaluator(policies)
+        return self._evaluator
 
     def lap(self, stage: str) -> None:
         """Record the time since the previous lap (printed with GITOPS_VALIDATE_TIMINGS=1)."""
@@ -292,25 +303,30 @@ def _evaluate_policies(
     workers = run.options.workers
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(objects) >= PARALLEL_THRESHOLD else 1
+    evaluator = run.evaluator(policies)
     if workers > 1:
-        return parallel.evaluate(policies, objects, workers)
-    evaluator = RegoEvaluator(policies)
+        return parallel.evaluate(evaluator, objects, workers)
     return [evaluator.evaluate(obj) for obj in objects]
+
+
+def _policy_cache(run: Run, policies: PolicySet) -> PolicyCache | None:
+    options = run.options
+    if run.policy_cache is None and options.policy_cache and not options.opa_url:
+        run.policy_cache = PolicyCache(policies, options.cache_dir)
+    return run.policy_cache
 
 
 def _policy_findings(run: Run, policies: PolicySet, resources: list[Resource]) -> None:
     if policies.empty or not resources:
         return
-    cache = (
-        PolicyCache(policies, run.options.cache_dir)
-        if run.options.policy_cache and not run.options.opa_url
-        else None
-    )
-    results: list[list[PolicyResult] | None] = [None] * len(resources)
-    keys: list[str] = []
+    cache = _policy_cache(run, policies)
+    results: list[list[PolicyResult] | None] = [run.evaluated.get(id(r)) for r in resources]
+    keys: dict[int, str] = {}
     if cache is not None:
-        keys = [cache.key(r.obj) for r in resources]
-        results = [cache.get(key) for key in keys]
+        for index, found in enumerate(results):
+            if found is None:
+                keys[index] = cache.key(resources[index].obj)
+                results[index] = cache.get(keys[index])
     missing = [i for i, found in enumerate(results) if found is None]
     if missing:
         fresh = _evaluate_policies(run, policies, [resources[i].obj for i in missing])
@@ -395,15 +411,33 @@ def _render_application_paths(run: Run, resources: list[Resource]) -> list[list[
     return scopes
 
 
-def _parse_all(run: Run, files: list[Path]) -> list[loader.Parsed]:
+def _parse_all(run: Run, files: list[Path], policies: PolicySet | None) -> list[loader.Parsed]:
+    """Parse the manifest files; over processes for many files, evaluating policies there too."""
     workers = run.options.workers
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(files) >= PARALLEL_FILES else 1
-    if workers > 1:
-        from tools.validate import parallel
+    if workers <= 1:
+        return [loader.parse_file(f, str(f)) for f in files]
+    from tools.validate import parallel
 
-        return parallel.parse_files([(str(f), str(f)) for f in files], workers)
-    return [loader.parse_file(f, str(f)) for f in files]
+    evaluator: RegoEvaluator | None = None
+    if policies is not None and not policies.empty and not run.options.opa_url:
+        try:
+            evaluator = run.evaluator(policies)
+        except UserError:
+            evaluator = None  # reported by the policy stage, if there is anything to evaluate
+    cache = _policy_cache(run, policies) if evaluator is not None and policies else None
+    out: list[loader.Parsed] = []
+    named = [(str(f), str(f)) for f in files]
+    for parsed, evaluated in parallel.parse_and_evaluate(named, workers, evaluator, cache):
+        out.append(parsed)
+        if evaluated is None:
+            continue
+        for resource, entry in zip(parsed.resources, evaluated, strict=True):
+            run.evaluated[id(resource)] = entry.results
+            if cache is not None and entry.key is not None:
+                cache.put(entry.key, entry.results)
+    return out
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -488,7 +522,7 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
             # also when it lives outside overlays/, clusters/ and apps/ (e.g. base/training).
             scopes.extend(_render_application_paths(run, [r for s in rendered for r in s]))
     plain: list[Resource] = []
-    for file, parsed in zip(inputs.files, _parse_all(run, inputs.files), strict=True):
+    for file, parsed in zip(inputs.files, _parse_all(run, inputs.files, policies), strict=True):
         run.files.add(str(file))
         for finding in parsed.findings:
             finding.file = run.display(file)

@@ -29,6 +29,18 @@ class DuplicateKeyError(yaml.MarkedYAMLError):  # type: ignore[misc]
     pass
 
 
+class _Unusual(Exception):
+    """A document the fast path of :class:`StrictLoader` leaves to PyYAML."""
+
+
+_YAML = "tag:yaml.org,2002:"
+_STR, _INT, _BOOL, _NULL, _FLOAT = (_YAML + t for t in ("str", "int", "bool", "null", "float"))
+_MAP, _SEQ, _MERGE = _YAML + "map", _YAML + "seq", _YAML + "merge"
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> resolved tag (StrictLoader.resolve)
+_PLAIN_TAGS_MAX = 50_000
+_AS_STRING = frozenset({_YAML + "timestamp", _YAML + "value"})  # see the constructors below
+
+
 class StrictLoader(_Loader):  # type: ignore[misc]
     """Safe loader that rejects duplicate mapping keys and keeps timestamps as strings."""
 
@@ -51,9 +63,65 @@ class StrictLoader(_Loader):  # type: ignore[misc]
             _check_duplicates(node)
         return mapping
 
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        # The tag of a plain scalar depends only on its text (the loader has no path
+        # resolvers), and manifests repeat the same keys and values over and over.
+        if kind is yaml.ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX and len(value) <= 64:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+
     def construct_document(self, node: yaml.Node) -> Any:
         self.document_lines.append(node.start_mark.line + 1)
-        return super().construct_document(node)
+        try:
+            return self._plain(node, set())
+        except _Unusual:
+            return super().construct_document(node)
+
+    def _plain(self, node: yaml.Node, seen: set[int]) -> Any:
+        """The object of a document that uses only plain maps, lists and the JSON scalars.
+
+        PyYAML builds every object through generators so that anchors can make structures
+        refer to themselves; Kubernetes manifests never need that, and a direct recursive
+        build is about twice as fast. Anything else — an alias to a collection, a merge key, a
+        duplicate key, any other tag — raises :class:`_Unusual` and the document is built
+        the PyYAML way, so results and errors are exactly PyYAML's.
+        """
+        kind = type(node)
+        tag = node.tag
+        if kind is yaml.ScalarNode:
+            if tag == _STR:
+                return node.value
+            if tag == _INT:
+                return self.construct_yaml_int(node)
+            if tag == _BOOL:
+                return self.construct_yaml_bool(node)
+            if tag == _NULL:
+                return None
+            if tag == _FLOAT:
+                return self.construct_yaml_float(node)
+            if tag in _AS_STRING:
+                return str(node.value)
+            raise _Unusual
+        if id(node) in seen:
+            raise _Unusual  # an alias: shared (maybe recursive) structure
+        seen.add(id(node))
+        if kind is yaml.MappingNode and tag == _MAP:
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if type(key_node) is not yaml.ScalarNode or key_node.tag == _MERGE:
+                    raise _Unusual
+                mapping[self._plain(key_node, seen)] = self._plain(value_node, seen)
+            if len(mapping) != len(node.value):
+                raise _Unusual  # a duplicate key: reported the PyYAML way, in its order
+            return mapping
+        if kind is yaml.SequenceNode and tag == _SEQ:
+            return [self._plain(item, seen) for item in node.value]
+        raise _Unusual
 
 
 def _check_duplicates(node: yaml.MappingNode) -> None:

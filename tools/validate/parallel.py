@@ -1,10 +1,21 @@
-"""Work spread over processes: policy evaluation (regopy holds the GIL) and YAML parsing."""
+"""Work spread over processes: policy evaluation (regopy holds the GIL) and YAML parsing.
+
+Workers are forked where the platform allows it: they inherit the compiled policy bundle, the
+policy-result cache and the objects to evaluate instead of receiving them through a pipe, so
+only file names, index ranges and results cross process boundaries. Elsewhere (spawn) the same
+functions work, with the state sent to each worker once.
+
+For manifest files, :func:`parse_and_evaluate` parses a chunk of files and evaluates the
+policies on its objects in the same worker: one pool, no second trip of every object through a
+pipe, and parsing of one chunk overlaps policy evaluation of another.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,59 +23,147 @@ from tools.errors import UserError
 from tools.validate import loader
 from tools.validate.loader import Parsed
 from tools.validate.policies import PolicyResult, PolicySet, RegoEvaluator
+from tools.validate.policycache import PolicyCache
 
-_evaluator: RegoEvaluator | None = None
-
-
-def _init(policies: PolicySet) -> None:
-    global _evaluator
-    _evaluator = RegoEvaluator(policies)
+CHUNKS_PER_WORKER = 4  # small enough to balance uneven chunks, large enough to keep IPC rare
 
 
-def _evaluate_chunk(objects: list[dict[str, Any]]) -> list[list[PolicyResult]]:
-    assert _evaluator is not None
-    return [_evaluator.evaluate(obj) for obj in objects]
+@dataclass
+class _State:
+    """What a worker needs; inherited through fork, or sent once to a spawned worker."""
+
+    policies: PolicySet | None = None
+    evaluator: RegoEvaluator | None = None
+    cache: PolicyCache | None = None
+    objects: list[dict[str, Any]] | None = None
+
+
+_state = _State()
+
+
+def _init(state: _State) -> None:
+    global _state
+    if state.evaluator is None and state.policies is not None:
+        state.evaluator = RegoEvaluator(state.policies)  # spawned: compile here
+    _state = state
+
+
+def _context() -> tuple[Any, bool]:
+    forked = "fork" in multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if forked else "spawn"), forked
+
+
+def _pool(workers: int, state: _State) -> ProcessPoolExecutor:
+    context, forked = _context()
+    if forked:
+        global _state
+        _state = state  # the children get it with the rest of the parent's memory
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    spawned = _State(state.policies, None, state.cache, state.objects)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init, initargs=(spawned,)
+    )
+
+
+def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
+    size = max(1, -(-count // (workers * CHUNKS_PER_WORKER)))
+    return [(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _evaluate_range(bounds: tuple[int, int]) -> list[list[PolicyResult]]:
+    assert _state.evaluator is not None and _state.objects is not None
+    evaluate = _state.evaluator.evaluate
+    return [evaluate(obj) for obj in _state.objects[bounds[0] : bounds[1]]]
 
 
 def evaluate(
-    policies: PolicySet, objects: list[dict[str, Any]], workers: int
+    evaluator: RegoEvaluator, objects: list[dict[str, Any]], workers: int
 ) -> list[list[PolicyResult]]:
     """Results per object, in order, computed by *workers* processes."""
-    size = max(1, -(-len(objects) // (workers * 4)))
-    chunks = [objects[i : i + size] for i in range(0, len(objects), size)]
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
+    state = _State(evaluator.policies, evaluator, None, objects)
     out: list[list[PolicyResult]] = []
     try:
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init, initargs=(policies,)
-        ) as pool:
-            for chunk_results in pool.map(_evaluate_chunk, chunks):
+        with _pool(workers, state) as pool:
+            for chunk_results in pool.map(_evaluate_range, _chunks(len(objects), workers)):
                 out.extend(chunk_results)
     except BrokenProcessPool as exc:
         raise UserError(
             "a policy worker process died (regopy crashed while evaluating the policies)",
             hint="run with a smaller input to find the object, or use --opa-url",
         ) from exc
+    finally:
+        _reset()
     return out
 
 
-def _parse_chunk(files: list[tuple[str, str]]) -> list[Parsed]:
-    return [loader.parse_file(Path(path), shown) for path, shown in files]
+def _reset() -> None:
+    global _state
+    _state = _State()
+
+
+@dataclass
+class Evaluated:
+    """Policy results of one parsed object; *key* is set when they are new to the cache."""
+
+    results: list[PolicyResult]
+    key: str | None
+
+
+def _parse_range(
+    files: list[tuple[str, str]],
+) -> list[tuple[Parsed, list[Evaluated] | None]]:
+    evaluator, cache = _state.evaluator, _state.cache
+    out: list[tuple[Parsed, list[Evaluated] | None]] = []
+    for path, shown in files:
+        parsed = loader.parse_file(Path(path), shown)
+        if evaluator is None:
+            out.append((parsed, None))
+            continue
+        evaluated: list[Evaluated] = []
+        for resource in parsed.resources:
+            if cache is None:
+                evaluated.append(Evaluated(evaluator.evaluate(resource.obj), None))
+                continue
+            key = cache.key(resource.obj)
+            known = cache.get(key)
+            if known is not None:
+                evaluated.append(Evaluated(known, None))
+            else:
+                evaluated.append(Evaluated(evaluator.evaluate(resource.obj), key))
+        out.append((parsed, evaluated))
+    return out
+
+
+def parse_and_evaluate(
+    files: list[tuple[str, str]],
+    workers: int,
+    evaluator: RegoEvaluator | None = None,
+    cache: PolicyCache | None = None,
+) -> list[tuple[Parsed, list[Evaluated] | None]]:
+    """``loader.parse_file`` for many (path, shown) pairs, in order, on *workers* processes.
+
+    With an *evaluator*, each file's objects are also evaluated against the policies (results
+    from *cache* where it has them); without, the second element of each pair is None.
+    """
+    state = _State(evaluator.policies if evaluator else None, evaluator, cache, None)
+    out: list[tuple[Parsed, list[Evaluated] | None]] = []
+    try:
+        with _pool(workers, state) as pool:
+            chunks = [files[a:b] for a, b in _chunks(len(files), workers)]
+            for parsed in pool.map(_parse_range, chunks):
+                out.extend(parsed)
+    except BrokenProcessPool as exc:
+        if evaluator is None:
+            raise UserError("a parser worker process died (out of memory?)") from exc
+        raise UserError(
+            "a parser/policy worker process died (out of memory, or regopy crashed)",
+            hint="run with a smaller input to find the file, or use --opa-url",
+        ) from exc
+    finally:
+        _reset()
+    return out
 
 
 def parse_files(files: list[tuple[str, str]], workers: int) -> list[Parsed]:
     """``loader.parse_file`` for many (path, shown) pairs, in order, on *workers* processes."""
-    size = max(1, -(-len(files) // (workers * 4)))
-    chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    out: list[Parsed] = []
-    try:
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context(method)
-        ) as pool:
-            for parsed in pool.map(_parse_chunk, chunks):
-                out.extend(parsed)
-    except BrokenProcessPool as exc:
-        raise UserError("a parser worker process died (out of memory?)") from exc
-    return out
+    return [parsed for parsed, _ in parse_and_evaluate(files, workers)]
