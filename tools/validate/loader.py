@@ -78,18 +78,20 @@ class StrictLoader(_Loader):  # type: ignore[misc]
     def construct_document(self, node: yaml.Node) -> Any:
         self.document_lines.append(node.start_mark.line + 1)
         try:
-            return self._plain(node, set())
+            return self._plain(node, {})
         except _Unusual:
             return super().construct_document(node)
 
-    def _plain(self, node: yaml.Node, seen: set[int]) -> Any:
+    def _plain(self, node: yaml.Node, built: dict[int, Any]) -> Any:
         """The object of a document that uses only plain maps, lists and the JSON scalars.
 
         PyYAML builds every object through generators so that anchors can make structures
         refer to themselves; Kubernetes manifests never need that, and a direct recursive
-        build is about twice as fast. Anything else — an alias to a collection, a merge key, a
-        duplicate key, any other tag — raises :class:`_Unusual` and the document is built
-        the PyYAML way, so results and errors are exactly PyYAML's.
+        build is faster. An alias gets the object built for its anchor, as in PyYAML
+        (*built*: id of node -> object, None while it is being built). Anything else — a
+        recursive alias, a merge key, a duplicate key, any other tag — raises
+        :class:`_Unusual` and the document is built the PyYAML way, so results and errors are
+        exactly PyYAML's.
         """
         kind = type(node)
         tag = node.tag
@@ -107,21 +109,27 @@ class StrictLoader(_Loader):  # type: ignore[misc]
             if tag in _AS_STRING:
                 return str(node.value)
             raise _Unusual
-        if id(node) in seen:
-            raise _Unusual  # an alias: shared (maybe recursive) structure
-        seen.add(id(node))
+        key = id(node)
+        if key in built:
+            if built[key] is None:
+                raise _Unusual  # an alias inside its own anchor: a recursive structure
+            return built[key]
+        built[key] = None
+        result: Any
         if kind is yaml.MappingNode and tag == _MAP:
-            mapping: dict[Any, Any] = {}
+            result = {}
             for key_node, value_node in node.value:
                 if type(key_node) is not yaml.ScalarNode or key_node.tag == _MERGE:
                     raise _Unusual
-                mapping[self._plain(key_node, seen)] = self._plain(value_node, seen)
-            if len(mapping) != len(node.value):
+                result[self._plain(key_node, built)] = self._plain(value_node, built)
+            if len(result) != len(node.value):
                 raise _Unusual  # a duplicate key: reported the PyYAML way, in its order
-            return mapping
-        if kind is yaml.SequenceNode and tag == _SEQ:
-            return [self._plain(item, seen) for item in node.value]
-        raise _Unusual
+        elif kind is yaml.SequenceNode and tag == _SEQ:
+            result = [self._plain(item, built) for item in node.value]
+        else:
+            raise _Unusual
+        built[key] = result
+        return result
 
 
 def _check_duplicates(node: yaml.MappingNode) -> None:

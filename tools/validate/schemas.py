@@ -76,6 +76,7 @@ class SchemaStore:
     _registry: Any = None
     _validators: dict[tuple[str, str], Validator | None] = field(default_factory=dict)
     broken: dict[tuple[str, str], str] = field(default_factory=dict)
+    _files: dict[tuple[str, str], Path | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._root = schema_dir(self.kubernetes_version)
@@ -94,6 +95,12 @@ class SchemaStore:
         self.crds.setdefault(key, schema)
 
     def builtin_schema_file(self, api_version: str, kind: str) -> Path | None:
+        key = (api_version, kind)
+        if key not in self._files:  # asked once per object: remember the answer per kind
+            self._files[key] = self._find_builtin(api_version, kind)
+        return self._files[key]
+
+    def _find_builtin(self, api_version: str, kind: str) -> Path | None:
         assert self._root is not None
         group, _, version = api_version.rpartition("/")
         if not is_builtin_group(group):

@@ -112,7 +112,7 @@ TRICKY = [
 ]
 
 
-def _pyyaml_only(self: loader.StrictLoader, node: object, seen: set[int]) -> object:
+def _pyyaml_only(self: loader.StrictLoader, node: object, built: dict[int, object]) -> object:
     raise loader._Unusual
 
 
@@ -127,6 +127,13 @@ def test_fast_construction_matches_pyyaml(monkeypatch: pytest.MonkeyPatch) -> No
             (r.line, r.doc_index) for r in slow.resources
         ]
         assert fast.findings == slow.findings, text
+
+
+def test_aliases_share_the_anchored_object_like_pyyaml() -> None:
+    text = "apiVersion: v1\nkind: A\nbase: &b {x: [1]}\nuse: *b\nlist: &l [a]\nagain: *l\n"
+    (resource,) = loader.parse_text(text, "t.yaml").resources
+    assert resource.obj["use"] is resource.obj["base"]
+    assert resource.obj["again"] is resource.obj["list"]
 
 
 def test_plain_scalar_tags_are_resolved_like_pyyaml() -> None:
