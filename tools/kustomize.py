@@ -120,6 +120,8 @@ def _run(command: list[str], directory: Path, shown: Path, timeout: float) -> st
             text=True,
             timeout=timeout,
             check=False,
+            # A short-lived Go process: collecting garbage less often saves ~10% of its CPU.
+            env={**os.environ, "GOGC": os.environ.get("GOGC", "400")},
         )
     except subprocess.TimeoutExpired as exc:
         raise UserError(
