@@ -45,14 +45,20 @@ class Run:
         self.rendered: dict[Path, str | None] = {}  # kustomization -> error message or None
         # Policy machinery, built once per run when first needed (see _policy_engine).
         self.policy_cache: PolicyCache | None = None
-        self._evaluator: RegoEvaluator | None = None
+        self._evaluator: RegoEvaluator | UserError | None = None
         # id(resource) -> policy results computed while parsing (parallel.parse_and_evaluate)
         self.evaluated: dict[int, list[PolicyResult]] = {}
 
     def evaluator(self, policies: PolicySet) -> RegoEvaluator:
-        """The compiled policies (raises UserError if they do not compile)."""
+        """The compiled policies (raises UserError if they do not compile, every time asked)."""
+        if isinstance(self._evaluator, UserError):
+            raise self._evaluator  # compiled once only: rego-cpp prints its errors each time
         if self._evaluator is None:
-            self._evaluator = RegoEvaluator(policies)
+            try:
+                self._evaluator = RegoEvaluator(policies)
+            except UserError as exc:
+                self._evaluator = exc
+                raise
         return self._evaluator
 
     def lap(self, stage: str) -> None:
