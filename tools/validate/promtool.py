@@ -31,6 +31,7 @@ from tools.validate.model import Resource
 STANDARD_LOCATIONS = ("/usr/bin/promtool", "/usr/local/bin/promtool", "/opt/prometheus/promtool")
 RULE_LOCATION = re.compile(r'group "(?P<group>[^"]*)", rule (?P<rule>\d+)')
 TIMEOUT = 120
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 GOGC = "400"
 MAX_REMEMBERED = 10_000  # passed rule tests kept in the cache file
 
@@ -115,7 +116,7 @@ def check(
     with tempfile.TemporaryDirectory(prefix="gitops-promtool-") as tmp:
         work = Path(tmp)
         for resource in rules:
-            name = f"{resource.name or 'unnamed'}.yaml"
+            name = _file_name(resource.name)
             if name in by_file:
                 continue  # the same rule object rendered by several overlays
             spec = resource.obj.get("spec")
@@ -193,6 +194,16 @@ class PassedTests:
             return
         with contextlib.suppress(OSError):
             _write_atomic(self.path, json.dumps(sorted(self.keys)))
+
+
+def _file_name(name: str | None) -> str:
+    """``<name>.yaml``; a name that is no safe file name (``/``, NUL, ...) gets a stand-in."""
+    if not name:
+        return "unnamed.yaml"
+    if SAFE_NAME.fullmatch(name):
+        return f"{name}.yaml"
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"invalid-name-{digest[:12]}.yaml"
 
 
 def _check_issues(output: str, by_file: dict[str, Resource]) -> list[RuleIssue]:

@@ -130,3 +130,15 @@ def test_no_cache_runs_known_rule_tests(
     )
     assert report.findings == []
     assert sorted(ran) == ["check", "test"]
+
+
+@pytest.mark.parametrize("name", ["../../escape", "nul\x00byte", "sp ace"])
+def test_rule_names_that_are_no_file_names_are_still_checked(
+    tmp_path: Path, validate: Callable[..., Report], name: str
+) -> None:
+    manifest = tmp_path / "rules.yaml"
+    broken = RULE.replace('sum(up{job="web"}) == 0', "sum(up) by (")
+    manifest.write_text(broken.replace("name: web-alerts", f"name: {json.dumps(name)}"), "utf-8")
+    report = validate(manifest, policy_dirs=[], run_rule_tests=False)
+    assert [f.rule for f in report.errors if f.rule.startswith("promtool")] == ["promtool-check"]
+    assert not (tmp_path.parent / "escape.yaml").exists()
