@@ -11,13 +11,14 @@ exempt_annotation := "policy.gitops.example.org/exempt"
 reason_annotation := "policy.gitops.example.org/exempt-reason"
 
 exception contains rules if {
-	annotations := object.get(input, ["metadata", "annotations"], {})
+	annotations := input.metadata.annotations
+	annotations[exempt_annotation]
 	count(trim_space(object.get(annotations, reason_annotation, ""))) > 0
 	rules := [trim_space(rule) | some rule in split(annotations[exempt_annotation], ",")]
 }
 
 deny_exemption_reason contains {"msg": msg, "path": "$.metadata.annotations"} if {
-	annotations := object.get(input, ["metadata", "annotations"], {})
+	annotations := input.metadata.annotations
 	annotations[exempt_annotation]
 	count(trim_space(object.get(annotations, reason_annotation, ""))) == 0
 	msg := sprintf("%s %s: %s needs a %s annotation", [input.kind, input.metadata.name, exempt_annotation, reason_annotation])
