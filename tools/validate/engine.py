@@ -458,12 +458,27 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return out
 
 
+def _may_fork(run: Run, policies: PolicySet | None, resources: list[Resource]) -> bool:
+    """Whether the policy stage may fork workers for objects not evaluated while parsing.
+
+    The promtool thread is only started before that stage when it cannot fork: forking a
+    process while another of its threads runs risks a child that inherits a held lock.
+    """
+    if policies is None or policies.empty or run.options.opa_url:
+        return False
+    pending = sum(1 for r in resources if id(r) not in run.evaluated)
+    if run.options.workers is not None:
+        return run.options.workers > 1 and pending > 0
+    return pending >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1
+
+
 def _check_resources(
     run: Run,
     store: SchemaStore,
     policies: PolicySet | None,
     scopes: list[list[Resource]],
     resources: list[Resource],
+    after_policies: Callable[[], None],
 ) -> None:
     """Schemas, policies and references of the rendered and parsed objects."""
     options = run.options
@@ -485,6 +500,7 @@ def _check_resources(
     run.lap("schemas")
     if policies is not None:
         _policy_findings(run, policies, resources)
+    after_policies()
     run.lap("policies")
     renders = _renders(run)
     this_repo = _this_repo(options.repo_root, options.repo_urls)
@@ -539,10 +555,18 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
     run.lap("render+parse")
     resources = [r for scope in scopes for r in scope]
     background = ThreadPoolExecutor(max_workers=1)
-    rule_check = _start_promtool(run, resources, not paths, background)
+    rule_check: list[Future[list[promtool.RuleIssue]]] = []
+
+    def start_promtool() -> None:
+        if not rule_check:
+            rule_check.append(_start_promtool(run, resources, not paths, background))
+
+    if not _may_fork(run, policies, resources):
+        start_promtool()  # overlaps the schema, policy and reference checks
     try:
-        _check_resources(run, store, policies, scopes, resources)
-        _promtool_findings(run, rule_check.result())
+        _check_resources(run, store, policies, scopes, resources, start_promtool)
+        start_promtool()
+        _promtool_findings(run, rule_check[0].result())
     finally:
         background.shutdown(wait=False, cancel_futures=True)
     run.lap("promtool")

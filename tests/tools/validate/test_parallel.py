@@ -59,3 +59,15 @@ def test_policy_that_does_not_compile_is_a_usage_error_with_workers(
     )
     with pytest.raises(UserError, match=r"policy does not compile: .*broken\.rego:4"):
         validate(corpus(tmp_path), workers=2, policy_dirs=[policies], run_rule_tests=False)
+
+
+def test_rendered_objects_over_workers_report_what_one_process_reports(
+    validate: Callable[..., Report],
+) -> None:
+    # The whole repository is rendered (not parsed from files), so with workers the policy
+    # stage forks after parsing and promtool starts only after it.
+    alone = validate(workers=1, policy_cache=False, run_rule_tests=False)
+    forked = validate(workers=2, policy_cache=False, run_rule_tests=False)
+    assert alone.summary.resources > 100
+    assert as_tuples(forked) == as_tuples(alone)
+    assert forked.summary == alone.summary
