@@ -104,6 +104,7 @@ class OnnxPredictor(_BasePredictor):
         super().__init__(directory, mlmodel, info)
         self.onnx_path = onnx_path
         self._session: Any = None
+        self._run: onnx_export.OnnxRunner | None = None
 
     def _open(self) -> None:
         session = onnx_export.onnx_session(str(self.onnx_path))
@@ -115,10 +116,12 @@ class OnnxPredictor(_BasePredictor):
                 f"has {len(self.columns)} columns"
             )
         self._session = session
+        self._run = onnx_export.OnnxRunner(session)
 
     def predict(self, features: npt.NDArray[np.float64]) -> Prediction:
-        self._require_loaded()
-        labels, probabilities = onnx_export.run_onnx(self._session, features)
+        if self._run is None:
+            raise RuntimeError("predict() called before load()")
+        labels, probabilities = self._run(features)
         return Prediction(labels=labels, probabilities=probabilities)
 
 

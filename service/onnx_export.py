@@ -78,16 +78,44 @@ def onnx_session(model: bytes | str) -> Any:
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
+class OnnxRunner:
+    """One session's prediction call, with the per-call work done once.
+
+    ``InferenceSession.run`` is a Python wrapper that checks the feed names and the graph-capture
+    state on every call before it calls the C session; for one-row requests that wrapper costs
+    about a fifth of the call. The runner calls the C session (``session._sess``) directly with
+    prebuilt output names and run options, and falls back to the public ``run`` when a future
+    onnxruntime no longer has that attribute. Feeds are always a float32 matrix under
+    :data:`INPUT_NAME`, the only input the exported graph has, so the skipped checks cannot fail.
+    """
+
+    def __init__(self, session: Any) -> None:
+        import onnxruntime as ort
+
+        self._outputs = [LABEL_OUTPUT, PROBABILITIES_OUTPUT]
+        native = getattr(session, "_sess", None)
+        run = getattr(native, "run", None)
+        if callable(run):
+            options = ort.RunOptions()
+            self._call: Any = lambda feeds: run(self._outputs, feeds, options)
+        else:
+            self._call = lambda feeds: session.run(self._outputs, feeds)
+
+    def __call__(
+        self, features: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Labels and positive-class probabilities of a ``(rows, features)`` matrix."""
+        labels, probabilities = self._call({INPUT_NAME: features.astype(np.float32, order="C")})
+        if labels.dtype != np.int64:
+            labels = labels.astype(np.int64)
+        return labels.reshape(-1), probabilities[:, 1].astype(np.float64)
+
+
 def run_onnx(
     session: Any, features: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Labels and positive-class probabilities of a ``(rows, features)`` matrix."""
-    inputs = np.ascontiguousarray(features, dtype=np.float32)
-    labels, probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], {INPUT_NAME: inputs})
-    return (
-        np.asarray(labels, dtype=np.int64).reshape(-1),
-        np.asarray(probabilities[:, 1], dtype=np.float64),
-    )
+    return OnnxRunner(session)(features)
 
 
 def check_parity(session: Any, estimator: Any, features: npt.NDArray[np.float64]) -> Parity:
