@@ -22,11 +22,15 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -101,6 +105,83 @@ class ProbabilityHistogram(Collector):
         yield family
 
 
+_LABELS = ["route", "method", "status"]
+
+
+class RequestMetrics(Collector):
+    """Requests answered, their latency histogram and the requests in flight, in one collector.
+
+    Series are ``{route, method, status}`` like a labelled ``Counter`` and ``Histogram`` would
+    export them (same names, help, samples and order), but one request costs one lock, one dict
+    lookup and one ``bisect`` instead of a ``labels()`` lookup, a lock per value and a Python
+    walk over the buckets in prometheus_client. Only the event loop updates them.
+    """
+
+    def __init__(self, bounds: Iterable[float]) -> None:
+        upper = [float(b) for b in bounds]
+        if upper[-1] != float("inf"):
+            upper.append(float("inf"))
+        self._bounds = tuple(upper)
+        self._bound_labels = [_bound_label(b) for b in upper]
+        # (route, method, status) -> per-bucket counts (not cumulative) followed by the sum.
+        self._series: dict[tuple[str, str, int], list[float]] = {}
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def started(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def finished(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        with self._lock:
+            self._in_flight -= 1
+            cell = self._series.get(key)
+            if cell is None:
+                cell = self._series[key] = [0.0] * (len(self._bounds) + 1)
+            cell[bisect.bisect_left(self._bounds, seconds)] += 1.0
+            cell[-1] += seconds
+
+    def _families(self) -> tuple[CounterMetricFamily, HistogramMetricFamily]:
+        return (
+            CounterMetricFamily(
+                metrics.REQUESTS_TOTAL,
+                "HTTP requests answered, by route template, method and status code.",
+                labels=_LABELS,
+            ),
+            HistogramMetricFamily(
+                metrics.REQUEST_DURATION_SECONDS,
+                "Time from request start to the end of the response, in seconds.",
+                labels=_LABELS,
+            ),
+        )
+
+    def _in_flight_family(self, value: float | None) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            metrics.REQUESTS_IN_FLIGHT, "HTTP requests being handled right now.", value=value
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        yield from self._families()
+        yield self._in_flight_family(None)
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            series = [(key, list(cell)) for key, cell in self._series.items()]
+            in_flight = self._in_flight
+        requests, duration = self._families()
+        for (route, method, status), cell in series:
+            labels = [route, method, str(status)]
+            cumulative = list(itertools.accumulate(cell[:-1]))
+            requests.add_metric(labels, cumulative[-1])
+            duration.add_metric(
+                labels, list(zip(self._bound_labels, cumulative, strict=True)), cell[-1]
+            )
+        yield requests
+        yield duration
+        yield self._in_flight_family(float(in_flight))
+
+
 class Instruments:
     """All collectors of one app, on its own registry."""
 
@@ -109,24 +190,10 @@ class Instruments:
         # (A process-wide switch in prometheus_client; idempotent.)
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            metrics.REQUESTS_TOTAL,
-            "HTTP requests answered, by route template, method and status code.",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            metrics.REQUEST_DURATION_SECONDS,
-            "Time from request start to the end of the response, in seconds.",
-            ["route", "method", "status"],
-            buckets=metrics.LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.in_flight = Gauge(
-            metrics.REQUESTS_IN_FLIGHT,
-            "HTTP requests being handled right now.",
-            registry=self.registry,
-        )
+        # Registered first: the exposition keeps the order of the former Counter, Histogram
+        # and Gauge objects these series replaced.
+        self.requests = RequestMetrics(metrics.LATENCY_BUCKETS)
+        self.registry.register(self.requests)
         self.model_loaded = Gauge(
             metrics.MODEL_LOADED,
             "1 once the model is loaded and the warm-up prediction succeeded, else 0.",
@@ -144,7 +211,6 @@ class Instruments:
             ["name", "version", "alias", "run_id"],
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._predicted: Any = None
         self._probability: ProbabilityHistogram | None = None
 
@@ -156,16 +222,6 @@ class Instruments:
             metrics.PREDICTION_PROBABILITY, metrics.PROBABILITY_BUCKETS, info.version
         )
         self.registry.register(self._probability)
-
-    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        children = self._children.get(key)
-        if children is None:
-            labels = (route, method, str(status))
-            children = (self.requests.labels(*labels), self.duration.labels(*labels))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
 
     def observe_predictions(self, probabilities: npt.NDArray[np.float64]) -> None:
         if self._predicted is None or self._probability is None:
@@ -213,18 +269,17 @@ class ObservabilityMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        in_flight = self.instruments.in_flight
-        in_flight.inc()
+        requests = self.instruments.requests
+        requests.started()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            in_flight.dec()
             seconds = time.perf_counter() - start
             method = scope["method"]
             if method not in _METHODS:
                 method = OTHER_METHOD
             route = route_label(scope)
-            self.instruments.observe_request(route, method, status, seconds)
+            requests.finished(route, method, status, seconds)
             self.access_log.log(
                 request_id=request_id,
                 method=method,
