@@ -6,7 +6,6 @@ JSON object per line, so a log shipper needs no parsing rules.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -95,6 +94,9 @@ class AccessLog:
             "latency_ms": round(seconds * 1000, 3),
             "model_version": self.model_version,
         }
-        # Suppressed: stdout closed, or replaced by an object without a file descriptor.
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            os.write(sys.stdout.fileno(), orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+        data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+        # A plain try rather than contextlib.suppress: no context manager object per request.
+        try:
+            os.write(sys.stdout.fileno(), data)
+        except (OSError, ValueError, AttributeError):
+            return  # stdout closed, or replaced by an object without a file descriptor
