@@ -72,3 +72,23 @@ def test_parity_check_detects_a_different_model(fitted: tuple[Any, Any]) -> None
 
     assert not parity.ok
     assert parity.max_abs_probability_diff > 0.01
+
+
+class _PublicApiOnly:
+    """An InferenceSession as a future onnxruntime might expose it: ``run`` but no ``_sess``."""
+
+    def __init__(self, session: Any) -> None:
+        self.run = session.run
+
+
+def test_runner_falls_back_to_the_public_run_with_identical_outputs(
+    fitted: tuple[Any, Any],
+) -> None:
+    estimator, data = fitted
+    session = onnx_export.onnx_session(onnx_export.to_onnx_bytes(estimator, 30))
+    features = data.x_valid.to_numpy(np.float64)
+    fast_labels, fast_probabilities = onnx_export.OnnxRunner(session)(features)
+    labels, probabilities = onnx_export.OnnxRunner(_PublicApiOnly(session))(features)
+    np.testing.assert_array_equal(labels, fast_labels)
+    np.testing.assert_array_equal(probabilities, fast_probabilities)
+    assert labels.dtype == np.int64 and probabilities.dtype == np.float64
