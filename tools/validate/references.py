@@ -169,6 +169,13 @@ def _secret_providers(scope: Scope, namespace: str | None) -> set[str]:
     return names
 
 
+def _defined(scope: Scope, kind: str, name: str, namespace: str | None) -> bool:
+    """Whether a Secret (from any provider) or a ConfigMap ``name`` exists in ``namespace``."""
+    if kind == "Secret":
+        return name in scope.secret_providers(namespace)
+    return scope.find("ConfigMap", name, namespace) is not None
+
+
 def check_duplicates(scope: Scope, report: Report) -> None:
     seen: dict[tuple[str, str, str | None, str], Resource] = {}
     for resource in scope.resources:
@@ -360,7 +367,6 @@ def check_pods(scope: Scope, report: Report) -> None:
             continue
         template, base = found
         namespace = resource.namespace
-        secrets = None
         for container, path in containers(template, base):
             port_names = {
                 p.get("name") for p in container.get("ports") or [] if isinstance(p, dict)
@@ -399,12 +405,7 @@ def check_pods(scope: Scope, report: Report) -> None:
             for kind, name, where in refs:
                 if not isinstance(name, str):
                     continue
-                if kind == "Secret":
-                    secrets = scope.secret_providers(namespace)
-                    ok = name in secrets
-                else:
-                    ok = scope.find("ConfigMap", name, namespace) is not None
-                if not ok:
+                if not _defined(scope, kind, name, namespace):
                     report(
                         resource,
                         "error",
@@ -431,12 +432,7 @@ def check_pods(scope: Scope, report: Report) -> None:
                 name = ref.get(name_key)
                 if not isinstance(name, str):
                     continue
-                if kind == "Secret":
-                    secrets = scope.secret_providers(namespace)
-                    ok = name in secrets
-                else:
-                    ok = scope.find("ConfigMap", name, namespace) is not None
-                if not ok:
+                if not _defined(scope, kind, name, namespace):
                     report(
                         resource,
                         "error",
