@@ -9,6 +9,7 @@ not say ``x-kubernetes-preserve-unknown-fields`` accepts no other keys.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ import yaml
 
 KUBERNETES_VERSION = "1.33"
 REPO = Path(__file__).resolve().parents[2]
-CRD_DIR = REPO.parent / "shared" / "crds"
+# The shared CRD schemas sit beside the clone (./dev test exports GITOPS_CRD_DIR).
+CRD_DIR = Path(os.environ.get("GITOPS_CRD_DIR", REPO.parent / "shared" / "crds"))
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 METADATA_SCHEMA: dict[str, Any] = {
