@@ -12,7 +12,7 @@ from pathlib import Path
 from tools.commands.validate import repo_root
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from tools.validate.options import load_options
-from tools.validate.policies import load_policies
+from tools.validate.policies import ENGINES, load_policies, resolve_engine
 from tools.validate.policytest import run_tests
 from tools.validate.samples import check_samples
 
@@ -30,6 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     t.add_argument("--data", action="append", type=Path, default=[], metavar="FILE")
     t.add_argument("--no-samples", dest="samples", action="store_false")
     t.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    t.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="Rego engine (default: the validate engine setting, auto: regorus when installed)",
+    )
     t.set_defaults(func=run)
 
 
@@ -48,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
         repo_root(),
         policy_dirs=[d.resolve() for d in args.policy_dirs] or None,
         data_files=[d.resolve() for d in args.data] or None,
+        engine=args.engine,
     )
+    engine = resolve_engine(options.engine)
     policies = load_policies(options.policy_dirs, options.data_files)
     if not policies.modules:
         raise UserError(f"no Rego policies under {', '.join(map(str, options.policy_dirs))}")
@@ -68,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if folder not in tested:
             failed += 1
             out.write(f"FAIL {shown(folder)}: policy folder has no *_test.rego\n")
-    result = run_tests(policies)
+    result = run_tests(policies, engine=engine)
     for problem in result.problems:
         failed += 1
         out.write(f"ERROR {problem}\n")
@@ -78,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"FAIL {shown(test.module)}: {test.name}: {test.message}\n")
         elif args.verbose:
             out.write(f"PASS {shown(test.module)}: {test.name}\n")
-    samples = check_samples(policies, folders) if args.samples else []
+    samples = check_samples(policies, folders, engine) if args.samples else []
     for sample in samples:
         if not sample.passed:
             failed += 1
@@ -88,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     passed = sum(t.passed for t in result.results)
     out.write(
         f"{'FAILED' if failed else 'PASSED'}: {passed}/{len(result.results)} tests, "
-        f"{sum(s.passed for s in samples)}/{len(samples)} samples, {len(folders)} policy folders\n"
+        f"{sum(s.passed for s in samples)}/{len(samples)} samples, {len(folders)} policy folders "
+        f"({engine})\n"
     )
     return EXIT_FINDINGS if failed else EXIT_OK

@@ -24,7 +24,13 @@ from tools.validate.model import (
     parse_json_path,
 )
 from tools.validate.options import ValidateOptions
-from tools.validate.policies import PolicyResult, PolicySet, RegoEvaluator, load_policies
+from tools.validate.policies import (
+    Evaluator,
+    PolicyResult,
+    PolicySet,
+    load_policies,
+    make_evaluator,
+)
 from tools.validate.policycache import PolicyCache
 from tools.validate.schemas import SchemaStore, is_builtin_group
 
@@ -45,17 +51,17 @@ class Run:
         self.rendered: dict[Path, str | None] = {}  # kustomization -> error message or None
         # Policy machinery, built once per run when first needed (see _policy_engine).
         self.policy_cache: PolicyCache | None = None
-        self._evaluator: RegoEvaluator | UserError | None = None
+        self._evaluator: Evaluator | UserError | None = None
         # id(resource) -> policy results computed while parsing (parallel.parse_and_evaluate)
         self.evaluated: dict[int, list[PolicyResult]] = {}
 
-    def evaluator(self, policies: PolicySet) -> RegoEvaluator:
+    def evaluator(self, policies: PolicySet) -> Evaluator:
         """The compiled policies (raises UserError if they do not compile, every time asked)."""
         if isinstance(self._evaluator, UserError):
             raise self._evaluator  # compiled once only: rego-cpp prints its errors each time
         if self._evaluator is None:
             try:
-                self._evaluator = RegoEvaluator(policies)
+                self._evaluator = make_evaluator(policies, self.options.engine)
             except UserError as exc:
                 self._evaluator = exc
                 raise
@@ -318,7 +324,7 @@ def _evaluate_policies(
 def _policy_cache(run: Run, policies: PolicySet) -> PolicyCache | None:
     options = run.options
     if run.policy_cache is None and options.policy_cache and not options.opa_url:
-        run.policy_cache = PolicyCache(policies, options.cache_dir)
+        run.policy_cache = PolicyCache(run.evaluator(policies), options.cache_dir)
     return run.policy_cache
 
 
@@ -426,7 +432,7 @@ def _parse_all(run: Run, files: list[Path], policies: PolicySet | None) -> list[
         return [loader.parse_file(f, str(f)) for f in files]
     from tools.validate import parallel
 
-    evaluator: RegoEvaluator | None = None
+    evaluator: Evaluator | None = None
     if policies is not None and not policies.empty and not run.options.opa_url:
         try:
             evaluator = run.evaluator(policies)

@@ -46,6 +46,7 @@ class ValidateOptions:
     data_files: list[Path] = field(default_factory=list)
     ignore_missing_schemas: bool = False
     opa_url: str | None = None
+    engine: str = "auto"  # in-process Rego engine: auto (regorus if installed), regorus, regopy
     run_rule_tests: bool = True
     rule_tests_dir: Path | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -109,6 +110,7 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
     options.data_files = [(repo_root / p).resolve() for p in data_files]
     options.repo_urls = _str_list(table, "repo-urls")
     options.ignore_missing_schemas = bool(table.get("ignore-missing-schemas", False))
+    options.engine = str(table.get("engine", "auto"))
     rule_tests = table.get("rule-tests", "tests/rules")
     options.rule_tests_dir = (repo_root / str(rule_tests)).resolve()
     for key, value in overrides.items():

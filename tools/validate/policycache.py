@@ -1,8 +1,8 @@
 """Policy results cached by content: (policy set, object) -> results.
 
-Rego evaluation through regopy costs milliseconds per object, far more than parsing or schema
+Rego evaluation costs up to milliseconds per object, far more than parsing or schema
 checks, and in CI most objects are unchanged between runs. A result depends only on the object,
-the Rego modules, the data and the engine version, so those are hashed into the key; nothing
+the Rego modules, the data and the engine and its version, so those are hashed into the key; nothing
 else can make a cached result stale. One JSON file per policy-set fingerprint, rewritten
 atomically; disabled with ``--no-cache``.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.validate.crds import _write_atomic
-from tools.validate.policies import PolicyResult, PolicySet
+from tools.validate.policies import Evaluator, PolicyResult, PolicySet
 
 MAX_ENTRIES = 200_000
 
@@ -32,11 +32,9 @@ except ImportError:  # pragma: no cover - orjson is a core dependency
         return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-def fingerprint(policies: PolicySet) -> str:
-    import regopy
-
+def fingerprint(policies: PolicySet, engine_id: str) -> str:
     digest = hashlib.sha256()
-    digest.update(f"regopy {getattr(regopy, '__version__', '?')}\n".encode())
+    digest.update(f"{engine_id}\n".encode())
     for module in sorted(policies.modules, key=lambda m: str(m.path)):
         digest.update(str(module.path.name).encode() + b"\0" + module.source.encode() + b"\0")
     digest.update(_canonical(policies.data))
@@ -45,8 +43,9 @@ def fingerprint(policies: PolicySet) -> str:
 
 
 class PolicyCache:
-    def __init__(self, policies: PolicySet, cache_dir: Path):
-        self.path = cache_dir / "policy-results" / f"{fingerprint(policies)}.json"
+    def __init__(self, evaluator: Evaluator, cache_dir: Path):
+        fingerprinted = fingerprint(evaluator.policies, evaluator.engine_id)
+        self.path = cache_dir / "policy-results" / f"{fingerprinted}.json"
         self.entries: dict[str, list[list[Any]]] = {}
         self.dirty = False
         if self.path.is_file():

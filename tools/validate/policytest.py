@@ -1,7 +1,11 @@
 """``gitops policy test``: run the ``*_test.rego`` unit tests, like ``opa test``.
 
-rego-cpp (the engine behind regopy) fails on ``with input as`` as soon as the rule under test
-calls a built-in, so the runner evaluates a test the other way round: it removes the
+With regorus (the default engine when installed) every test module is loaded next to the
+policies and each ``test_*`` rule is evaluated as it is: it passes when it is true, as in
+``opa test``.
+
+With regopy: rego-cpp (the engine behind regopy) fails on ``with input as`` as soon as the
+rule under test calls a built-in, so the runner evaluates a test the other way round: it removes the
 ``with input as <name>`` clauses from the test module, sets ``<name>``'s value as the
 interpreter's input and then queries the test rule. This is equivalent for tests that use one
 input per test rule and name it (``count(deny_x) == 1 with input as bad_pod``), which is the
@@ -17,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
-from tools.validate.policies import Module, PolicySet, new_interpreter, rego_error
+from tools.validate.policies import (
+    Module,
+    PolicySet,
+    new_interpreter,
+    rego_error,
+    regorus_engine,
+    regorus_error,
+    resolve_engine,
+)
 
 TEST_HEAD = re.compile(r"^(test_[A-Za-z0-9_]+)\b", re.MULTILINE)
 WITH_INPUT = re.compile(r"[ \t]+with[ \t]+input[ \t]+as[ \t]+([A-Za-z_][A-Za-z0-9_.]*)")
@@ -79,8 +91,10 @@ def _plan(module: Module) -> tuple[str, dict[str, set[str]], dict[str, str]]:
     return "".join(rewritten), inputs, unsupported
 
 
-def run_tests(policies: PolicySet, only: set[Path] | None = None) -> TestRun:
+def run_tests(policies: PolicySet, only: set[Path] | None = None, engine: str = "auto") -> TestRun:
     """Run every test module (or those in *only*) against the policies."""
+    if resolve_engine(engine) == "regorus":
+        return _run_regorus(policies, only)
     run = TestRun()
     for test_module in policies.tests:
         if only is not None and test_module.path not in only:
@@ -186,3 +200,39 @@ class _Runner:
             return TestResult(module.path, name, False, rego_error(exc, [module]))
         passed = defined and value is True
         return TestResult(module.path, name, passed, "" if passed else "test rule is not true")
+
+
+def _run_regorus(policies: PolicySet, only: set[Path] | None) -> TestRun:
+    run = TestRun()
+    try:
+        base = regorus_engine(policies.modules, policies.data)
+    except UserError as exc:
+        run.problems.append(exc.message)
+        return run
+    for test_module in policies.tests:
+        if only is not None and test_module.path not in only:
+            continue
+        package = test_module.package
+        if package is None:
+            run.problems.append(f"{test_module.path}: no package declaration")
+            continue
+        engine = base.clone()
+        try:
+            engine.add_policy(str(test_module.path), test_module.source)
+        except Exception as exc:
+            run.problems.append(f"test module does not compile: {regorus_error(exc)}")
+            continue
+        engine.set_input_json("{}")
+        names = dict.fromkeys(
+            m.group(1) for m in TEST_HEAD.finditer(_strip_comments(test_module.source))
+        )
+        for name in names:
+            try:
+                value = engine.eval_rule_as_json(f"data.{package}.{name}")
+            except Exception as exc:
+                run.results.append(TestResult(test_module.path, name, False, regorus_error(exc)))
+                continue
+            passed = value.strip() == "true"
+            message = "" if passed else "test rule is not true"
+            run.results.append(TestResult(test_module.path, name, passed, message))
+    return run

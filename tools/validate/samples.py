@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.validate import loader
-from tools.validate.policies import RULE_HEAD, PolicySet, RegoEvaluator
+from tools.validate.policies import RULE_HEAD, PolicySet, make_evaluator
 
 
 @dataclass
@@ -26,8 +26,10 @@ def folder_rules(folder: Path) -> set[str]:
     return rules
 
 
-def check_samples(policies: PolicySet, folders: list[Path]) -> list[SampleResult]:
-    evaluator = RegoEvaluator(policies)
+def check_samples(
+    policies: PolicySet, folders: list[Path], engine: str = "auto"
+) -> list[SampleResult]:
+    evaluator = make_evaluator(policies, engine)
     out: list[SampleResult] = []
     for folder in folders:
         own = folder_rules(folder)

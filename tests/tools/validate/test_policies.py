@@ -1,4 +1,4 @@
-"""conftest semantics of the in-process Rego evaluation (regopy)."""
+"""conftest semantics of the in-process Rego evaluation, on both engines (regorus, regopy)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,22 @@ from pathlib import Path
 import pytest
 
 from tools.errors import UserError
-from tools.validate.policies import RegoEvaluator, load_policies
+from tools.validate import loader
+from tools.validate.policies import (
+    Evaluator,
+    PolicyResult,
+    load_policies,
+    make_evaluator,
+    resolve_engine,
+)
+
+ENGINES = ["regorus", "regopy"]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 POLICY = """
 package main
@@ -43,20 +58,20 @@ deny contains "never evaluated" if true
 
 
 @pytest.fixture
-def evaluator(tmp_path: Path) -> RegoEvaluator:
+def evaluator(tmp_path: Path, engine: str) -> Evaluator:
     (tmp_path / "main.rego").write_text(POLICY, encoding="utf-8")
     (tmp_path / "other.rego").write_text(OTHER_PACKAGE, encoding="utf-8")
     (tmp_path / "data.yaml").write_text("limits:\n  size: 10\n", encoding="utf-8")
     policies = load_policies([tmp_path])
     assert policies.rules == ["deny", "deny_color", "violation_size", "warn_name"]
-    return RegoEvaluator(policies)
+    return make_evaluator(policies, engine)
 
 
 def obj(kind: str = "Widget", name: str = "widget", **spec: object) -> dict[str, object]:
     return {"kind": kind, "metadata": {"name": name, "labels": {}}, "spec": spec}
 
 
-def test_string_results_of_plain_deny(evaluator: RegoEvaluator) -> None:
+def test_string_results_of_plain_deny(evaluator: Evaluator) -> None:
     (result,) = evaluator.evaluate(obj("Pod", "web"))
     assert (result.rule, result.severity, result.message) == (
         "deny",
@@ -65,26 +80,26 @@ def test_string_results_of_plain_deny(evaluator: RegoEvaluator) -> None:
     )
 
 
-def test_object_results_keep_path_and_details(evaluator: RegoEvaluator) -> None:
+def test_object_results_keep_path_and_details(evaluator: Evaluator) -> None:
     (result,) = evaluator.evaluate(obj(size=11))
     assert result.rule == "violation_size"
     assert result.path == "$.spec.size"
     assert result.details == {"ticket": 7}
 
 
-def test_warn_rules_are_warnings(evaluator: RegoEvaluator) -> None:
+def test_warn_rules_are_warnings(evaluator: Evaluator) -> None:
     (result,) = evaluator.evaluate(obj(name="ab"))
     assert (result.rule, result.severity) == ("warn_name", "warning")
 
 
-def test_exception_silences_named_rule_only(evaluator: RegoEvaluator) -> None:
+def test_exception_silences_named_rule_only(evaluator: Evaluator) -> None:
     red = obj(color="red", size=20)
     assert {r.rule for r in evaluator.evaluate(red)} == {"deny_color", "violation_size"}
     red["metadata"]["labels"] = {"exempt": "yes"}  # type: ignore[index]
     assert {r.rule for r in evaluator.evaluate(red)} == {"violation_size"}
 
 
-def test_only_package_main_is_evaluated(evaluator: RegoEvaluator) -> None:
+def test_only_package_main_is_evaluated(evaluator: Evaluator) -> None:
     assert evaluator.evaluate(obj()) == []
 
 
@@ -94,7 +109,7 @@ def test_policy_that_does_not_compile_is_a_usage_error(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(UserError, match="does not compile"):
-        RegoEvaluator(load_policies([tmp_path]))
+        make_evaluator(load_policies([tmp_path]))
 
 
 def test_missing_policy_dir_is_a_usage_error(tmp_path: Path) -> None:
@@ -102,11 +117,11 @@ def test_missing_policy_dir_is_a_usage_error(tmp_path: Path) -> None:
         load_policies([tmp_path / "nope"])
 
 
-def test_repository_policies_compile_and_name_the_bad_value() -> None:
+def test_repository_policies_compile_and_name_the_bad_value(engine: str) -> None:
     from tests.tools.validate.conftest import REPO
 
     policies = load_policies([REPO / "policies"], [REPO / "policies" / "data.yaml"])
-    evaluator = RegoEvaluator(policies)
+    evaluator = make_evaluator(policies, engine)
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -119,11 +134,12 @@ def test_repository_policies_compile_and_name_the_bad_value() -> None:
     assert messages.keys() >= {"deny_run_as_root", "deny_seccomp", "deny_resources"}
 
 
-def test_default_values_in_messages_survive_the_engine() -> None:
+def test_default_values_in_messages_survive_the_engine(engine: str) -> None:
     """rego-cpp mangled object.get defaults inside sprintf; messages must stay well-formed."""
     from tests.tools.validate.conftest import REPO
 
-    evaluator = RegoEvaluator(load_policies([REPO / "policies"], [REPO / "policies" / "data.yaml"]))
+    policies = load_policies([REPO / "policies"], [REPO / "policies" / "data.yaml"])
+    evaluator = make_evaluator(policies, engine)
     template = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "WorkflowTemplate",
@@ -158,15 +174,103 @@ deny_everywhere contains "everywhere" if input.spec.bad
 """
 
 
-def test_rules_declaring_kinds_only_run_for_those_kinds(tmp_path: Path) -> None:
+def test_rules_declaring_kinds_only_run_for_those_kinds(tmp_path: Path, engine: str) -> None:
     (tmp_path / "kinds.rego").write_text(KINDS_POLICY, encoding="utf-8")
     policies = load_policies([tmp_path])
     assert policies.rule_kinds == {
         "deny_declared": frozenset({"Deployment"}),
         "deny_everywhere": None,
     }
-    evaluator = RegoEvaluator(policies)
+    evaluator = make_evaluator(policies, engine)
     deployment = {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"bad": True}}
     config_map = {"kind": "ConfigMap", "metadata": {"name": "c"}, "spec": {"bad": True}}
     assert {r.rule for r in evaluator.evaluate(deployment)} == {"deny_declared", "deny_everywhere"}
     assert {r.rule for r in evaluator.evaluate(config_map)} == {"deny_everywhere"}
+
+
+SINGLE_VALUE_POLICY = """
+package main
+
+import rego.v1
+
+deny contains "always" if true
+
+warn_single := "single-value rule" if input.spec.single
+
+deny_number contains "number" if to_number(input.spec.number) > 1
+"""
+
+
+def test_undefined_single_value_rule_hides_nothing(tmp_path: Path, engine: str) -> None:
+    (tmp_path / "single.rego").write_text(SINGLE_VALUE_POLICY, encoding="utf-8")
+    policies = load_policies([tmp_path])
+    assert policies.complete == {"warn_single"}
+    evaluator = make_evaluator(policies, engine)
+    plain = {"kind": "Thing", "metadata": {"name": "t"}, "spec": {}}
+    assert [(r.rule, r.message) for r in evaluator.evaluate(plain)] == [("deny", "always")]
+    flagged = {"kind": "Thing", "metadata": {"name": "t"}, "spec": {"single": True}}
+    assert sorted((r.rule, r.severity) for r in evaluator.evaluate(flagged)) == [
+        ("deny", "error"),
+        ("warn_single", "warning"),
+    ]
+
+
+def test_builtin_error_is_a_finding_with_regorus_and_undefined_with_regopy(
+    tmp_path: Path, engine: str
+) -> None:
+    (tmp_path / "single.rego").write_text(SINGLE_VALUE_POLICY, encoding="utf-8")
+    evaluator = make_evaluator(load_policies([tmp_path]), engine)
+    broken = {"kind": "Thing", "metadata": {"name": "t"}, "spec": {"number": "many"}}
+    results = evaluator.evaluate(broken)
+    assert ("deny", "always") in [(r.rule, r.message) for r in results]  # other rules still run
+    errors = [r for r in results if r.rule == "policy-error"]
+    if engine == "regorus":  # strict, and says where and why
+        (error,) = errors
+        assert error.severity == "error"
+        assert "single.rego:10:" in error.message and "parse string as number" in error.message
+    else:  # rego-cpp, like OPA without --strict-builtin-errors: the expression is undefined
+        assert not errors
+    assert "deny_number" not in {r.rule for r in results}
+
+
+def test_unknown_function(tmp_path: Path, engine: str) -> None:
+    (tmp_path / "bad.rego").write_text(
+        "package main\n\nimport rego.v1\n\ndeny contains m if m := data.lib.nope(input)\n",
+        encoding="utf-8",
+    )
+    policies = load_policies([tmp_path])
+    if engine == "regorus":
+        with pytest.raises(UserError, match=r"policy does not compile: .*bad\.rego:5:.*nope"):
+            make_evaluator(policies, engine)
+    else:  # rego-cpp only fails when it evaluates the rule
+        (result,) = make_evaluator(policies, engine).evaluate({"kind": "Thing"})
+        assert result.rule == "policy-error"
+
+
+def test_engine_names() -> None:
+    assert resolve_engine("auto") == "regorus"  # both are installed by the tools extra
+    assert resolve_engine("regopy") == "regopy"
+    with pytest.raises(UserError, match="unknown Rego engine 'opa'"):
+        resolve_engine("opa")
+
+
+def _as_tuples(results: list[PolicyResult]) -> list[tuple[object, ...]]:
+    return sorted((r.rule, r.severity, r.message, r.path, sorted(r.details)) for r in results)
+
+
+def test_engines_agree_on_every_sample_and_broken_manifest() -> None:
+    """regorus and regopy give the same results on the policy samples and tests/data."""
+    from tests.tools.validate.conftest import REPO
+
+    policies = load_policies([REPO / "policies"], [REPO / "policies" / "data.yaml"])
+    fast, reference = make_evaluator(policies, "regorus"), make_evaluator(policies, "regopy")
+    files = sorted((REPO / "policies").glob("*/*allowed*.yaml"))
+    files += sorted((REPO / "tests" / "data" / "validate").rglob("*.yaml"))
+    compared = denied = 0
+    for path in files:
+        for resource in loader.parse_file(path, str(path)).resources:
+            expected = _as_tuples(reference.evaluate(resource.obj))
+            assert _as_tuples(fast.evaluate(resource.obj)) == expected, f"{path}: {resource.ref}"
+            compared += 1
+            denied += bool(expected)
+    assert compared > 100 and denied > 30  # the comparison covered real findings

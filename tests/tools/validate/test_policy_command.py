@@ -61,15 +61,56 @@ def test_disallowed_sample_that_passes_fails_the_run(
     assert "disallowed.yaml: none of deny_probes fired" in out
 
 
-def test_unsupported_with_is_reported_not_run(
+WITH_DATA_TESTS = """
+hub := ["nginx"]
+
+other := ["x/"]
+
+dh := registry_docker_hub
+
+test_with_data_allows_docker_hub if {
+\tcount(deny_image_registry) == 0 with input as dh with data.gitops.allowed_registries as hub
+}
+
+test_with_data_that_cannot_pass if {
+\tcount(deny_image_registry) == 0 with input as dh with data.gitops.allowed_registries as other
+}
+"""
+
+
+def test_with_data_is_evaluated_by_regorus(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = copy_policies(tmp_path, "privileged")
-    test_file = root / "privileged" / "privileged_test.rego"
-    test_file.write_text(
-        test_file.read_text()
-        + "\ntest_with_data if {\n\tcount(deny_privileged) == 0 with data.gitops as {}\n}\n"
-    )
-    code, out = run(root, capsys, "--no-samples")
+    root = copy_policies(tmp_path, "image_registry")
+    test_file = root / "image_registry" / "image_registry_test.rego"
+    test_file.write_text(test_file.read_text() + WITH_DATA_TESTS)
+    code, out = run(root, capsys, "--no-samples", "--engine", "regorus", "-v")
     assert code == 1
-    assert "test_with_data: `with data.gitops` is not supported" in out
+    passing = [line for line in out.splitlines() if line.startswith("PASS ")]
+    assert any(line.endswith(": test_with_data_allows_docker_hub") for line in passing)
+    assert "FAIL" in out and "test_with_data_that_cannot_pass: test rule is not true" in out
+    assert "(regorus)" in out
+
+
+def test_unsupported_with_is_reported_not_run_by_regopy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_policies(tmp_path, "image_registry")
+    test_file = root / "image_registry" / "image_registry_test.rego"
+    test_file.write_text(test_file.read_text() + WITH_DATA_TESTS)
+    code, out = run(root, capsys, "--no-samples", "--engine", "regopy")
+    assert code == 1
+    assert (
+        "test_with_data_allows_docker_hub: `with data.gitops.allowed_registries` is not supported"
+        in out
+    )
+
+
+@pytest.mark.parametrize("engine", ["regorus", "regopy"])
+def test_repository_policies_pass_with_either_engine(
+    engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["policy", "test", str(REPO / "policies"), "--engine", engine])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "PASSED: " in out and f"({engine})" in out
