@@ -71,3 +71,47 @@ def test_rendered_objects_over_workers_report_what_one_process_reports(
     assert alone.summary.resources > 100
     assert as_tuples(forked) == as_tuples(alone)
     assert forked.summary == alone.summary
+
+
+UNUSUAL = {
+    "int-key": "data:\n  1: one\n",
+    "nan": "data:\n  ratio: .nan\n",
+    "inf": "spec:\n  limit: -.inf\n",
+    "big-int": "spec:\n  replicas: 123456789012345678901234567890\n",
+    "binary": "binaryData:\n  blob: !!binary aGVsbG8=\n",
+    "null": "data:\n  empty: null\n",
+}
+
+
+def test_objects_that_json_cannot_carry_come_back_unchanged(tmp_path: Path) -> None:
+    from tools.validate import loader, parallel
+
+    files = []
+    for copy in range(4):
+        for name, body in UNUSUAL.items():
+            path = tmp_path / f"{copy}-{name}.yaml"
+            path.write_text(
+                f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{body}---\n"
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n",
+                encoding="utf-8",
+            )
+            files.append((str(path), path.name))
+    expected = [loader.parse_file(Path(path), shown) for path, shown in files]
+    got = parallel.parse_and_evaluate(files, workers=2)
+    assert len(got) == len(expected)
+    for (parsed, _), alone in zip(got, expected, strict=True):
+        # repr: NaN != NaN, and 1 == 1.0 == True would hide a changed type
+        assert repr([r.obj for r in parsed.resources]) == repr([r.obj for r in alone.resources])
+        assert [(r.file, r.doc_index, r.line) for r in parsed.resources] == [
+            (r.file, r.doc_index, r.line) for r in alone.resources
+        ]
+
+
+def test_json_is_used_only_when_exact() -> None:
+    from tools.validate.parallel import _exact_json
+
+    assert _exact_json([{"a": [1, 2.5, None, True, "x"]}]) is not None
+    assert _exact_json([{"a": float("nan")}, {"b": None}]) is None
+    assert _exact_json([{1: "int key"}]) is None
+    assert _exact_json([{"a": 2**70}]) is None
+    assert _exact_json([{"a": b"bytes"}]) is None
