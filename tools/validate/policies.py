@@ -429,11 +429,19 @@ class RegorusEvaluator:
         kind = obj.get("kind")
         entrypoint = self._entrypoints.get(kind if isinstance(kind, str) else "*")
         try:
-            self._engine.set_input_json(orjson.dumps(obj).decode())
-            text = self._engine.eval_rule_as_json(entrypoint or self._entrypoints["*"])
-        except TypeError as exc:  # a value orjson cannot write as JSON
+            payload = orjson.dumps(obj).decode()
+        except TypeError as exc:  # a value JSON cannot hold, or nesting deeper than 254
             return [PolicyResult("policy-error", "error", f"cannot pass the object to rego: {exc}")]
-        except Exception:
+        try:
+            self._engine.set_input_json(payload)
+        except BaseException as exc:  # a Rust panic arrives as a BaseException
+            _reraise_fatal(exc)
+            message = f"cannot pass the object to rego: {regorus_error(exc)}"
+            return [PolicyResult("policy-error", "error", message)]
+        try:
+            text = self._engine.eval_rule_as_json(entrypoint or self._entrypoints["*"])
+        except BaseException as exc:
+            _reraise_fatal(exc)
             return self._rule_by_rule(kind if isinstance(kind, str) else "*")
         return results_from(orjson.loads(text), self.policies)
 
@@ -445,13 +453,21 @@ class RegorusEvaluator:
         for name in [*names, "exception"] if self.policies.has_exception else names:
             try:
                 raw = orjson.loads(self._engine.eval_rule_as_json(f"data.{NAMESPACE}.{name}"))
-            except Exception as exc:
+            except BaseException as exc:
+                _reraise_fatal(exc)
                 message = f"policy evaluation failed: {regorus_error(exc)}"
                 errors.append(PolicyResult("policy-error", "error", message))
                 continue
             if raw != "<undefined>":
                 value[name] = [raw] if name in self.policies.complete else raw
         return errors + results_from(value, self.policies)
+
+
+def _reraise_fatal(exc: BaseException) -> None:
+    """Ctrl-C and exits go on; anything else from the engine (errors, Rust panics) is a
+    finding."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        raise exc
 
 
 REGORUS_DIST = "gordon-to-regorus"  # the PyPI build of regorus this project pins

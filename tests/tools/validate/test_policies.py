@@ -274,3 +274,18 @@ def test_engines_agree_on_every_sample_and_broken_manifest() -> None:
             compared += 1
             denied += bool(expected)
     assert compared > 100 and denied > 30  # the comparison covered real findings
+
+
+def test_object_too_deep_for_the_engine_is_one_finding(tmp_path: Path, engine: str) -> None:
+    (tmp_path / "single.rego").write_text(SINGLE_VALUE_POLICY, encoding="utf-8")
+    evaluator = make_evaluator(load_policies([tmp_path]), engine)
+    deep: dict[str, object] = {"leaf": 1}
+    for _ in range(200):  # regorus reads at most 128 levels of JSON
+        deep = {"nested": deep}
+    results = evaluator.evaluate({"kind": "Thing", "metadata": {"name": "t"}, "spec": deep})
+    errors = [r for r in results if r.rule == "policy-error"]
+    if engine == "regorus":
+        assert len(results) == len(errors) == 1
+        assert "cannot pass the object to rego" in errors[0].message
+    else:  # rego-cpp takes it
+        assert ("deny", "always") in [(r.rule, r.message) for r in results]
