@@ -1,4 +1,4 @@
-"""Conftest-compatible Rego policies evaluated in-process with regopy (or by an OPA server).
+"""Conftest-compatible Rego policies, evaluated in-process (regorus or regopy) or by an OPA server.
 
 Semantics follow conftest:
 
@@ -12,9 +12,11 @@ Semantics follow conftest:
 * ``exception contains [..names]`` in the same package silences ``deny_<name>``/``warn_<name>``
   for that input.
 
-The modules are compiled once into a regopy bundle; every object is then one ``set_input`` and
-one bundle query. (Evaluating all objects in one query with ``with input as`` would be faster,
-but rego-cpp 1.5 fails on ``with`` whenever the rule calls a built-in.)
+Both in-process engines get the same generated module (:func:`evaluation_module`): one rule per
+group of kinds that collects the rules applying to those kinds, so each object is one input and
+one evaluation. regorus (:class:`RegorusEvaluator`, the default) is several times faster;
+regopy (:class:`RegopyEvaluator`, rego-cpp) compiles the modules into a bundle. Tests check that
+both give the same results; docs/VALIDATE.md compares them.
 """
 
 from __future__ import annotations

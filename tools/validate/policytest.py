@@ -16,6 +16,7 @@ run wrongly. The same files run unchanged under ``opa test`` and ``conftest veri
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,18 +92,26 @@ def _plan(module: Module) -> tuple[str, dict[str, set[str]], dict[str, str]]:
     return "".join(rewritten), inputs, unsupported
 
 
+def _selected(
+    policies: PolicySet, only: set[Path] | None, run: TestRun
+) -> Iterator[tuple[Module, str]]:
+    """The test modules to run (all, or those in *only*) with their package; a module without
+    a package declaration is a problem of *run*."""
+    for test_module in policies.tests:
+        if only is not None and test_module.path not in only:
+            continue
+        if test_module.package is None:
+            run.problems.append(f"{test_module.path}: no package declaration")
+            continue
+        yield test_module, test_module.package
+
+
 def run_tests(policies: PolicySet, only: set[Path] | None = None, engine: str = "auto") -> TestRun:
     """Run every test module (or those in *only*) against the policies."""
     if resolve_engine(engine) == "regorus":
         return _run_regorus(policies, only)
     run = TestRun()
-    for test_module in policies.tests:
-        if only is not None and test_module.path not in only:
-            continue
-        package = test_module.package
-        if package is None:
-            run.problems.append(f"{test_module.path}: no package declaration")
-            continue
+    for test_module, package in _selected(policies, only, run):
         source, inputs, unsupported = _plan(test_module)
         modules = [*policies.modules, Module(test_module.path, source)]
         try:
@@ -209,13 +218,7 @@ def _run_regorus(policies: PolicySet, only: set[Path] | None) -> TestRun:
     except UserError as exc:
         run.problems.append(exc.message)
         return run
-    for test_module in policies.tests:
-        if only is not None and test_module.path not in only:
-            continue
-        package = test_module.package
-        if package is None:
-            run.problems.append(f"{test_module.path}: no package declaration")
-            continue
+    for test_module, package in _selected(policies, only, run):
         engine = base.clone()
         try:
             engine.add_policy(str(test_module.path), test_module.source)

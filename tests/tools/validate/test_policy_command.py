@@ -78,12 +78,18 @@ test_with_data_that_cannot_pass if {
 """
 
 
-def test_with_data_is_evaluated_by_regorus(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def with_data_policies(tmp_path: Path) -> Path:
+    """The image_registry policy with two extra tests that replace data with `with`."""
     root = copy_policies(tmp_path, "image_registry")
     test_file = root / "image_registry" / "image_registry_test.rego"
     test_file.write_text(test_file.read_text() + WITH_DATA_TESTS)
+    return root
+
+
+def test_with_data_is_evaluated_by_regorus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = with_data_policies(tmp_path)
     code, out = run(root, capsys, "--no-samples", "--engine", "regorus", "-v")
     assert code == 1
     passing = [line for line in out.splitlines() if line.startswith("PASS ")]
@@ -95,9 +101,7 @@ def test_with_data_is_evaluated_by_regorus(
 def test_unsupported_with_is_reported_not_run_by_regopy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = copy_policies(tmp_path, "image_registry")
-    test_file = root / "image_registry" / "image_registry_test.rego"
-    test_file.write_text(test_file.read_text() + WITH_DATA_TESTS)
+    root = with_data_policies(tmp_path)
     code, out = run(root, capsys, "--no-samples", "--engine", "regopy")
     assert code == 1
     assert (
