@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -74,12 +75,15 @@ class Resource:
     rendered_from: str | None = None  # kustomization directory (repo-relative) if rendered
     origin: str | None = None  # absolute source path from kustomize's origin annotation
 
-    @property
+    # The identity strings are read tens of thousands of times by the reference checks:
+    # computed once. (Nothing changes an object's apiVersion, kind, name or namespace after
+    # parsing; ``metadata`` stays a live view because origins.py edits the annotations.)
+    @cached_property
     def api_version(self) -> str:
         value = self.obj.get("apiVersion")
         return value if isinstance(value, str) else ""
 
-    @property
+    @cached_property
     def kind(self) -> str:
         value = self.obj.get("kind")
         return value if isinstance(value, str) else ""
@@ -89,17 +93,17 @@ class Resource:
         value = self.obj.get("metadata")
         return value if isinstance(value, dict) else {}
 
-    @property
+    @cached_property
     def name(self) -> str:
         value = self.metadata.get("name")
         return value if isinstance(value, str) else ""
 
-    @property
+    @cached_property
     def namespace(self) -> str | None:
         value = self.metadata.get("namespace")
         return value if isinstance(value, str) else None
 
-    @property
+    @cached_property
     def group(self) -> str:
         return self.api_version.rpartition("/")[0]
 
