@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
+from tools.validate.policies import ENGINES
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 
@@ -111,6 +112,11 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
     options.repo_urls = _str_list(table, "repo-urls")
     options.ignore_missing_schemas = bool(table.get("ignore-missing-schemas", False))
     options.engine = str(table.get("engine", "auto"))
+    if options.engine not in ENGINES:
+        raise UserError(
+            f"pyproject.toml: [tool.gitops.validate] engine {options.engine!r}: "
+            f"expected one of {', '.join(ENGINES)}"
+        )
     rule_tests = table.get("rule-tests", "tests/rules")
     options.rule_tests_dir = (repo_root / str(rule_tests)).resolve()
     for key, value in overrides.items():

@@ -202,3 +202,41 @@ def test_crd_from_cluster_without_kubeconfig_is_usage_error(
     code, _, err = gitops(capsys, "--crd-from-cluster", str(GOOD))
     assert code == 2
     assert "--crd-from-cluster" in err
+
+
+def test_both_engines_report_the_same_json(capsys: pytest.CaptureFixture[str]) -> None:
+    broken = sorted(str(p) for p in (DATA / "broken").glob("policy-*.yaml"))
+    reports = {}
+    for engine in ("regorus", "regopy"):
+        code, out, _ = gitops(capsys, "--engine", engine, "--no-cache", "-o", "json", *broken)
+        assert code == 1
+        reports[engine] = json.loads(out)
+    assert reports["regorus"] == reports["regopy"]
+    assert {f["rule"] for f in reports["regorus"]["findings"]} >= {
+        "deny_image_tag",
+        "deny_secret_data",
+    }
+
+
+def test_unknown_engine_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = gitops(capsys, "--engine", "opa", str(GOOD))
+    assert code == 2
+    assert "invalid choice: 'opa'" in err
+
+
+def test_engine_from_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.gitops.validate]\nengine = "rego-cpp"\npolicy-dirs = []\n', encoding="utf-8"
+    )
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(GOOD.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.rego").write_text(
+        'package main\n\nimport rego.v1\n\ndeny contains "no" if false\n', encoding="utf-8"
+    )
+    code, _, err = gitops(capsys, "--policy-dir", "policies", str(manifest))
+    assert code == 2
+    assert "[tool.gitops.validate] engine 'rego-cpp': expected one of auto, regorus, regopy" in err
