@@ -12,7 +12,7 @@ from pathlib import Path
 from tools.commands.validate import repo_root
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from tools.validate.options import load_options
-from tools.validate.policies import ENGINES, load_policies, resolve_engine
+from tools.validate.policies import ENGINES, REGO_VERSIONS, load_policies, resolve_engine
 from tools.validate.policytest import run_tests
 from tools.validate.samples import check_samples
 
@@ -36,6 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=None,
         help="Rego engine (default: the validate engine setting, auto: regorus when installed)",
     )
+    t.add_argument(
+        "--rego-version",
+        choices=REGO_VERSIONS,
+        default=None,
+        help="Rego syntax of the policies, as conftest's --rego-version (default v1)",
+    )
     t.set_defaults(func=run)
 
 
@@ -55,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
         policy_dirs=[d.resolve() for d in args.policy_dirs] or None,
         data_files=[d.resolve() for d in args.data] or None,
         engine=args.engine,
+        rego_version=args.rego_version,
     )
     engine = resolve_engine(options.engine)
-    policies = load_policies(options.policy_dirs, options.data_files)
+    policies = load_policies(options.policy_dirs, options.data_files, options.rego_version)
     if not policies.modules:
         raise UserError(f"no Rego policies under {', '.join(map(str, options.policy_dirs))}")
     out = sys.stdout

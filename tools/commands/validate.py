@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from tools.validate import load_options, validate_paths
-from tools.validate.policies import ENGINES
+from tools.validate.policies import ENGINES, REGO_VERSIONS
 from tools.validate.reporters import FORMATS, render
 
 
@@ -46,6 +46,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="in-process Rego engine (default auto: regorus when installed, else regopy)",
     )
     p.add_argument(
+        "--rego-version",
+        choices=REGO_VERSIONS,
+        default=None,
+        help="Rego syntax of the policies, as conftest's --rego-version (default v1)",
+    )
+    p.add_argument(
         "--no-rule-tests",
         dest="run_rule_tests",
         action="store_false",
@@ -75,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         ignore_missing_schemas=args.ignore_missing_schemas,
         opa_url=args.opa_url,
         engine=args.engine,
+        rego_version=args.rego_version,
         run_rule_tests=args.run_rule_tests,
         policy_cache=args.policy_cache,
     )

@@ -534,7 +534,9 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         _load_cluster_crds(run, store)
     inputs = sources.collect(list(paths), options.repo_root)
     policies = (
-        load_policies(options.policy_dirs, options.data_files) if options.policy_dirs else None
+        load_policies(options.policy_dirs, options.data_files, options.rego_version)
+        if options.policy_dirs
+        else None
     )
     run.lap("setup")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
-from tools.validate.policies import ENGINES
+from tools.validate.policies import ENGINES, REGO_VERSIONS
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 
@@ -48,6 +48,7 @@ class ValidateOptions:
     ignore_missing_schemas: bool = False
     opa_url: str | None = None
     engine: str = "auto"  # in-process Rego engine: auto (regorus if installed), regorus, regopy
+    rego_version: str = "v1"  # Rego syntax of the policies: v1 or v0 (conftest --rego-version)
     run_rule_tests: bool = True
     rule_tests_dir: Path | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -112,6 +113,12 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
     options.repo_urls = _str_list(table, "repo-urls")
     options.ignore_missing_schemas = bool(table.get("ignore-missing-schemas", False))
     options.engine = str(table.get("engine", "auto"))
+    options.rego_version = str(table.get("rego-version", "v1"))
+    if options.rego_version not in REGO_VERSIONS:
+        raise UserError(
+            f"pyproject.toml: [tool.gitops.validate] rego-version {options.rego_version!r}: "
+            "expected v1 or v0"
+        )
     if options.engine not in ENGINES:
         raise UserError(
             f"pyproject.toml: [tool.gitops.validate] engine {options.engine!r}: "

@@ -68,6 +68,9 @@ class PolicySet:
     rule_kinds: dict[str, frozenset[str] | None] = field(default_factory=dict)
     # rules (and ``exception``) written as single-value rules: they may be undefined
     complete: frozenset[str] = frozenset()
+    # "v1" (OPA 1.x and conftest's default) or "v0" (conftest --rego-version v0); a module
+    # with ``import rego.v1`` is v1 either way
+    rego_version: str = "v1"
 
     def rules_for(self, kind: str) -> list[str]:
         return [
@@ -123,8 +126,15 @@ def load_data(files: Iterable[Path]) -> dict[str, Any]:
     return data
 
 
-def load_policies(dirs: Sequence[Path], data_files: Sequence[Path] = ()) -> PolicySet:
+REGO_VERSIONS = ("v1", "v0")
+
+
+def load_policies(
+    dirs: Sequence[Path], data_files: Sequence[Path] = (), rego_version: str = "v1"
+) -> PolicySet:
     """Read the Rego modules and data under *dirs* (missing dirs are a usage error)."""
+    if rego_version not in REGO_VERSIONS:
+        raise UserError(f"Rego version {rego_version!r}: expected v1 or v0")
     modules: list[Module] = []
     tests: list[Module] = []
     found_data: list[Path] = list(data_files)
@@ -165,6 +175,7 @@ def load_policies(dirs: Sequence[Path], data_files: Sequence[Path] = ()) -> Poli
         rules=sorted(rules),
         rule_kinds=rule_kinds,
         complete=frozenset(complete),
+        rego_version=rego_version,
         has_exception=has_exception,
         tests=tests,
         data_files=found_data,
@@ -351,6 +362,12 @@ class RegopyEvaluator:
     def __init__(self, policies: PolicySet):
         import regopy
 
+        if policies.rego_version != "v1":
+            raise UserError(
+                "regopy evaluates Rego v1 only (it reads v0 rules such as `deny[msg] { ... }` "
+                "as something else)",
+                hint="use --engine regorus for --rego-version v0 policies",
+            )
         self.policies = policies
         self.engine_id = f"regopy {_version('regopy')}"
         self._bundle: Any = None
@@ -413,7 +430,9 @@ class RegorusEvaluator:
             return
         module, entrypoints = evaluation_module(policies)
         self._entrypoints = {k: "data." + v.replace("/", ".") for k, v in entrypoints.items()}
-        self._engine = regorus_engine([*policies.modules, module], policies.data)
+        self._engine = regorus_engine(
+            [*policies.modules, module], policies.data, policies.rego_version
+        )
         # Names are resolved when a rule is first evaluated: do that now, on an empty object,
         # so an unknown function or rule is a compile error and not a finding on every object.
         self._engine.set_input_json("{}")
@@ -516,11 +535,15 @@ def make_evaluator(policies: PolicySet, engine: str = "auto") -> Evaluator:
     return RegopyEvaluator(policies)
 
 
-def regorus_engine(modules: Sequence[Module], data: dict[str, Any]) -> Any:
+def regorus_engine(
+    modules: Sequence[Module], data: dict[str, Any], rego_version: str = "v1"
+) -> Any:
     """A regorus engine with *modules* and *data* loaded (a parse error is a UserError)."""
     import regorus
 
     engine = regorus.Engine()
+    if rego_version == "v0":
+        engine.set_rego_v0(True)  # modules that import rego.v1 are still read as v1
     longest = max((len(line) for m in modules for line in m.source.splitlines()), default=0)
     if longest > 1024:  # regorus refuses lines longer than 1,024 columns by default
         engine.set_policy_length_config(max_col=longest + 1)
@@ -530,7 +553,12 @@ def regorus_engine(modules: Sequence[Module], data: dict[str, Any]) -> Any:
         for module in modules:
             engine.add_policy(str(module.path), module.source)
     except Exception as exc:
-        raise UserError(f"policy does not compile: {regorus_error(exc)}") from exc
+        message = regorus_error(exc)
+        v0 = rego_version == "v1" and "keyword is required" in message
+        raise UserError(
+            f"policy does not compile: {message}",
+            hint="policies in Rego v0 syntax? pass --rego-version v0" if v0 else None,
+        ) from exc
     return engine
 
 

@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - orjson is a core dependency
 
 def fingerprint(policies: PolicySet, engine_id: str) -> str:
     digest = hashlib.sha256()
-    digest.update(f"{engine_id}\n".encode())
+    digest.update(f"{engine_id} rego {policies.rego_version}\n".encode())
     for module in sorted(policies.modules, key=lambda m: str(m.path)):
         digest.update(str(module.path.name).encode() + b"\0" + module.source.encode() + b"\0")
     digest.update(_canonical(policies.data))

@@ -110,6 +110,11 @@ def run_tests(policies: PolicySet, only: set[Path] | None = None, engine: str = 
     """Run every test module (or those in *only*) against the policies."""
     if resolve_engine(engine) == "regorus":
         return _run_regorus(policies, only)
+    if policies.rego_version != "v1":
+        raise UserError(
+            "the regopy test runner reads Rego v1 only",
+            hint="use --engine regorus for --rego-version v0 policies",
+        )
     run = TestRun()
     for test_module, package in _selected(policies, only, run):
         source, inputs, unsupported = _plan(test_module)
@@ -214,9 +219,9 @@ class _Runner:
 def _run_regorus(policies: PolicySet, only: set[Path] | None) -> TestRun:
     run = TestRun()
     try:
-        base = regorus_engine(policies.modules, policies.data)
+        base = regorus_engine(policies.modules, policies.data, policies.rego_version)
     except UserError as exc:
-        run.problems.append(exc.message)
+        run.problems.append(f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message)
         return run
     for test_module, package in _selected(policies, only, run):
         engine = base.clone()

@@ -240,3 +240,21 @@ def test_engine_from_the_configuration(
     code, _, err = gitops(capsys, "--policy-dir", "policies", str(manifest))
     assert code == 2
     assert "[tool.gitops.validate] engine 'rego-cpp': expected one of auto, regorus, regopy" in err
+
+
+def test_rego_v0_policies_need_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policies = tmp_path / "v0"
+    policies.mkdir()
+    (policies / "pods.rego").write_text(
+        'package main\n\ndeny[msg] {\n\tinput.kind == "Rollout"\n\tmsg := "v0 rule fired"\n}\n',
+        encoding="utf-8",
+    )
+    args = ["--policy-dir", str(policies), "--no-rule-tests", "--no-cache", str(GOOD)]
+    code, _, err = gitops(capsys, *args)
+    assert code == 2
+    assert "hint: policies in Rego v0 syntax? pass --rego-version v0" in err
+    code, out, _ = gitops(capsys, *args, "--rego-version", "v0", "-o", "json")
+    assert code == 1
+    assert {f["message"] for f in json.loads(out)["findings"]} == {"v0 rule fired"}
+    code, _, err = gitops(capsys, *args, "--rego-version", "v0", "--engine", "regopy")
+    assert code == 2 and "regopy evaluates Rego v1 only" in err

@@ -289,3 +289,47 @@ def test_object_too_deep_for_the_engine_is_one_finding(tmp_path: Path, engine: s
         assert "cannot pass the object to rego" in errors[0].message
     else:  # rego-cpp takes it
         assert ("deny", "always") in [(r.rule, r.message) for r in results]
+
+
+V0_POLICY = """
+package main
+
+deny[msg] {
+	input.kind == "Pod"
+	msg := sprintf("Pod %s: bare pods are not allowed", [input.metadata.name])
+}
+
+warn_name = "short name" {
+	count(input.metadata.name) < 3
+}
+
+exception[rules] {
+	input.metadata.labels.exempt == "yes"
+	rules := ["name"]
+}
+"""
+
+
+def test_rego_v0_policies_with_regorus(tmp_path: Path) -> None:
+    (tmp_path / "v0.rego").write_text(V0_POLICY, encoding="utf-8")
+    with pytest.raises(UserError, match="keyword is required") as raised:
+        make_evaluator(load_policies([tmp_path]), "regorus")  # v1 is the default
+    assert raised.value.hint == "policies in Rego v0 syntax? pass --rego-version v0"
+    policies = load_policies([tmp_path], rego_version="v0")
+    assert policies.complete == {"warn_name"}
+    evaluator = make_evaluator(policies, "regorus")
+    pod = {"kind": "Pod", "metadata": {"name": "p", "labels": {}}}
+    assert sorted((r.rule, r.message) for r in evaluator.evaluate(pod)) == [
+        ("deny", "Pod p: bare pods are not allowed"),
+        ("warn_name", "short name"),
+    ]
+    exempt = {"kind": "Pod", "metadata": {"name": "p", "labels": {"exempt": "yes"}}}
+    assert [r.rule for r in evaluator.evaluate(exempt)] == ["deny"]
+
+
+def test_rego_v0_is_refused_by_regopy(tmp_path: Path) -> None:
+    (tmp_path / "v0.rego").write_text(V0_POLICY, encoding="utf-8")
+    with pytest.raises(UserError, match="regopy evaluates Rego v1 only"):
+        make_evaluator(load_policies([tmp_path], rego_version="v0"), "regopy")
+    with pytest.raises(UserError, match="expected v1 or v0"):
+        load_policies([tmp_path], rego_version="v2")

@@ -118,3 +118,27 @@ def test_repository_policies_pass_with_either_engine(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "PASSED: " in out and f"({engine})" in out
+
+
+def test_rego_v0_policy_tests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "policies" / "pods"
+    folder.mkdir(parents=True)
+    (folder / "pods.rego").write_text(
+        'package main\n\ndeny[msg] {\n\tinput.kind == "Pod"\n\tmsg := "bare pod"\n}\n',
+        encoding="utf-8",
+    )
+    (folder / "pods_test.rego").write_text(
+        "package main\n\ntest_pod_denied {\n"
+        '\tcount(deny) == 1 with input as {"kind": "Pod"}\n}\n\n'
+        "test_service_allowed {\n"
+        '\tcount(deny) == 0 with input as {"kind": "Service"}\n}\n',
+        encoding="utf-8",
+    )
+    root = tmp_path / "policies"
+    code = main(["policy", "test", str(root), "--no-samples"])
+    out = capsys.readouterr().out
+    assert code == 1 and "pass --rego-version v0" in out
+    code = main(["policy", "test", str(root), "--no-samples", "--rego-version", "v0"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "PASSED: 2/2 tests" in out
