@@ -37,6 +37,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="Rego engine (default: the validate engine setting, auto: regorus when installed)",
     )
     t.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="package whose rules the samples are checked against (repeatable; default main)",
+    )
+    t.add_argument("--all-namespaces", action="store_true", default=None)
+    t.add_argument(
         "--rego-version",
         choices=REGO_VERSIONS,
         default=None,
@@ -62,9 +70,17 @@ def run(args: argparse.Namespace) -> int:
         data_files=[d.resolve() for d in args.data] or None,
         engine=args.engine,
         rego_version=args.rego_version,
+        namespaces=args.namespace or None,
+        all_namespaces=args.all_namespaces,
     )
     engine = resolve_engine(options.engine)
-    policies = load_policies(options.policy_dirs, options.data_files, options.rego_version)
+    policies = load_policies(
+        options.policy_dirs,
+        options.data_files,
+        options.rego_version,
+        options.namespaces,
+        options.all_namespaces,
+    )
     if not policies.modules:
         raise UserError(f"no Rego policies under {', '.join(map(str, options.policy_dirs))}")
     out = sys.stdout

@@ -46,6 +46,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="in-process Rego engine (default auto: regorus when installed, else regopy)",
     )
     p.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="Rego package whose rules are evaluated (repeatable; default main), as conftest",
+    )
+    p.add_argument(
+        "--all-namespaces",
+        action="store_true",
+        default=None,
+        help="evaluate the rules of every package, as conftest --all-namespaces",
+    )
+    p.add_argument(
         "--rego-version",
         choices=REGO_VERSIONS,
         default=None,
@@ -82,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         opa_url=args.opa_url,
         engine=args.engine,
         rego_version=args.rego_version,
+        namespaces=args.namespace or None,
+        all_namespaces=args.all_namespaces,
         run_rule_tests=args.run_rule_tests,
         policy_cache=args.policy_cache,
     )

@@ -534,7 +534,13 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         _load_cluster_crds(run, store)
     inputs = sources.collect(list(paths), options.repo_root)
     policies = (
-        load_policies(options.policy_dirs, options.data_files, options.rego_version)
+        load_policies(
+            options.policy_dirs,
+            options.data_files,
+            options.rego_version,
+            options.namespaces,
+            options.all_namespaces,
+        )
         if options.policy_dirs
         else None
     )

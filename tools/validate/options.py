@@ -49,6 +49,8 @@ class ValidateOptions:
     opa_url: str | None = None
     engine: str = "auto"  # in-process Rego engine: auto (regorus if installed), regorus, regopy
     rego_version: str = "v1"  # Rego syntax of the policies: v1 or v0 (conftest --rego-version)
+    namespaces: list[str] = field(default_factory=lambda: ["main"])  # conftest --namespace
+    all_namespaces: bool = False  # conftest --all-namespaces
     run_rule_tests: bool = True
     rule_tests_dir: Path | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -91,7 +93,7 @@ def check_version(version: str) -> str:
 
 
 # List options a caller replaces rather than extends (``--policy-dir`` picks the policy set).
-_REPLACED = frozenset({"policy_dirs", "data_files"})
+_REPLACED = frozenset({"policy_dirs", "data_files", "namespaces"})
 
 
 def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
@@ -119,6 +121,9 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
             f"pyproject.toml: [tool.gitops.validate] rego-version {options.rego_version!r}: "
             "expected v1 or v0"
         )
+    if "namespaces" in table:
+        options.namespaces = _str_list(table, "namespaces")
+    options.all_namespaces = bool(table.get("all-namespaces", False))
     if options.engine not in ENGINES:
         raise UserError(
             f"pyproject.toml: [tool.gitops.validate] engine {options.engine!r}: "

@@ -56,12 +56,24 @@ class Module:
         return match[1] if match else None
 
 
+def qualified(namespace: str, name: str) -> str:
+    """How a rule is named in findings: ``deny_x`` in package main, ``pkg.path.deny_x`` else."""
+    return name if namespace == NAMESPACE else f"{namespace}.{name}"
+
+
+def split_rule(rule: str) -> tuple[str, str]:
+    """(package, rule name) of a :func:`qualified` name."""
+    namespace, _, name = rule.rpartition(".")
+    return namespace or NAMESPACE, name
+
+
 @dataclass
 class PolicySet:
     modules: list[Module]
     data: dict[str, Any]
-    rules: list[str]
-    has_exception: bool
+    rules: list[str]  # qualified names (see :func:`qualified`), sorted
+    # packages with an ``exception`` rule, among those evaluated
+    exception_namespaces: frozenset[str] = frozenset()
     tests: list[Module] = field(default_factory=list)
     data_files: list[Path] = field(default_factory=list)
     # rule -> kinds it declares (METADATA custom.kinds); None: applies to every kind
@@ -71,6 +83,16 @@ class PolicySet:
     # "v1" (OPA 1.x and conftest's default) or "v0" (conftest --rego-version v0); a module
     # with ``import rego.v1`` is v1 either way
     rego_version: str = "v1"
+    # the packages whose rules are evaluated (conftest --namespace / --all-namespaces)
+    namespaces: tuple[str, ...] = (NAMESPACE,)
+
+    @property
+    def has_exception(self) -> bool:
+        return bool(self.exception_namespaces)
+
+    @property
+    def exception_rules(self) -> list[str]:
+        return [qualified(ns, "exception") for ns in sorted(self.exception_namespaces)]
 
     def rules_for(self, kind: str) -> list[str]:
         return [
@@ -130,9 +152,17 @@ REGO_VERSIONS = ("v1", "v0")
 
 
 def load_policies(
-    dirs: Sequence[Path], data_files: Sequence[Path] = (), rego_version: str = "v1"
+    dirs: Sequence[Path],
+    data_files: Sequence[Path] = (),
+    rego_version: str = "v1",
+    namespaces: Sequence[str] = (NAMESPACE,),
+    all_namespaces: bool = False,
 ) -> PolicySet:
-    """Read the Rego modules and data under *dirs* (missing dirs are a usage error)."""
+    """Read the Rego modules and data under *dirs* (missing dirs are a usage error).
+
+    The rules of the packages in *namespaces* are evaluated, or of every package that has
+    some with *all_namespaces* (conftest ``--namespace`` / ``--all-namespaces``).
+    """
     if rego_version not in REGO_VERSIONS:
         raise UserError(f"Rego version {rego_version!r}: expected v1 or v0")
     modules: list[Module] = []
@@ -149,15 +179,19 @@ def load_policies(
     rules: set[str] = set()
     rule_kinds: dict[str, frozenset[str] | None] = {}
     complete: set[str] = set()
-    has_exception = False
+    with_exception: set[str] = set()
+    evaluated: set[str] = set()
     for module in modules:
-        if module.package != NAMESPACE:
+        package = module.package
+        if package is None or not (all_namespaces or package in namespaces):
             continue
         for match in EXCEPTION_HEAD.finditer(module.source):
+            with_exception.add(package)
             if match["how"] not in PARTIAL:
-                complete.add("exception")
+                complete.add(qualified(package, "exception"))
         for match in RULE_HEAD.finditer(module.source):
-            name = match["name"]
+            evaluated.add(package)
+            name = qualified(package, match["name"])
             rules.add(name)
             if match["how"] not in PARTIAL:
                 complete.add(name)
@@ -168,7 +202,6 @@ def load_policies(
                 rule_kinds[name] = None
             else:
                 rule_kinds[name] = (rule_kinds.get(name) or frozenset()) | declared
-        has_exception = has_exception or bool(EXCEPTION_HEAD.search(module.source))
     return PolicySet(
         modules=modules,
         data=load_data(found_data),
@@ -176,7 +209,8 @@ def load_policies(
         rule_kinds=rule_kinds,
         complete=frozenset(complete),
         rego_version=rego_version,
-        has_exception=has_exception,
+        namespaces=tuple(sorted(evaluated)) if all_namespaces else tuple(namespaces),
+        exception_namespaces=frozenset(with_exception & (evaluated | set(namespaces))),
         tests=tests,
         data_files=found_data,
     )
@@ -249,12 +283,12 @@ def _group_object(policies: PolicySet, rules: Sequence[str]) -> str:
     A single-value rule is wrapped as ``[v | v := data.main.rule]`` (``[]`` when undefined):
     one undefined entry would otherwise make the whole object, and so every result, undefined.
     """
-    names = [*rules, "exception"] if policies.has_exception else list(rules)
     parts = []
-    for name in names:
-        ref = f"data.{NAMESPACE}.{name}"
+    for key in [*rules, *policies.exception_rules]:
+        namespace, name = split_rule(key)
+        ref = f"data.{namespace}.{name}"
         parts.append(
-            f'"{name}": [v | v := {ref}]' if name in policies.complete else f'"{name}": {ref}'
+            f'"{key}": [v | v := {ref}]' if key in policies.complete else f'"{key}": {ref}'
         )
     return "{" + "".join(f"\n  {part}," for part in parts) + ("\n}" if parts else "}")
 
@@ -289,19 +323,22 @@ def results_from(value: Any, policies: PolicySet) -> list[PolicyResult]:
             return raw[0] if raw else None  # unwrap [v | v := rule] (see _group_object)
         return raw
 
-    excepted: set[str] = set()
-    exceptions = get("exception")
-    if isinstance(exceptions, str):
-        exceptions = [exceptions]
-    for entry in exceptions if isinstance(exceptions, list) else []:
-        if isinstance(entry, list):
-            excepted.update(str(e) for e in entry)
-        elif isinstance(entry, str):
-            excepted.add(entry)
+    excepted: dict[str, set[str]] = {}  # package -> rule suffixes its exceptions silence
+    for key in policies.exception_rules:
+        silenced = excepted.setdefault(split_rule(key)[0], set())
+        exceptions = get(key)
+        if isinstance(exceptions, str):
+            exceptions = [exceptions]
+        for entry in exceptions if isinstance(exceptions, list) else []:
+            if isinstance(entry, list):
+                silenced.update(str(e) for e in entry)
+            elif isinstance(entry, str):
+                silenced.add(entry)
     out: list[PolicyResult] = []
     for rule in policies.rules:
-        prefix, _, suffix = rule.partition("_")
-        if suffix and suffix in excepted:
+        namespace, name = split_rule(rule)
+        prefix, _, suffix = name.partition("_")
+        if suffix and suffix in excepted.get(namespace, ()):
             continue
         raw = get(rule)
         if raw is None:
@@ -470,17 +507,17 @@ class RegorusEvaluator:
         """After an error (a built-in failed): each rule alone, so the others still report."""
         value: dict[str, Any] = {}
         errors: list[PolicyResult] = []
-        names = self.policies.rules_for(kind)
-        for name in [*names, "exception"] if self.policies.has_exception else names:
+        for key in [*self.policies.rules_for(kind), *self.policies.exception_rules]:
+            namespace, name = split_rule(key)
             try:
-                raw = orjson.loads(self._engine.eval_rule_as_json(f"data.{NAMESPACE}.{name}"))
+                raw = orjson.loads(self._engine.eval_rule_as_json(f"data.{namespace}.{name}"))
             except BaseException as exc:
                 _reraise_fatal(exc)
                 message = f"policy evaluation failed: {regorus_error(exc)}"
                 errors.append(PolicyResult("policy-error", "error", message))
                 continue
             if raw != "<undefined>":
-                value[name] = [raw] if name in self.policies.complete else raw
+                value[key] = [raw] if key in self.policies.complete else raw
         return errors + results_from(value, self.policies)
 
 
@@ -601,8 +638,9 @@ class OpaServerEvaluator:
                 host=parsed.hostname, port=port, ssl=parsed.scheme == "https", version="v1"
             )
             self.client.check_connection()
-            for module in policies.modules:
-                policy_id = "gitops-validate/" + module.path.name
+            for index, module in enumerate(policies.modules):
+                # ids must be unique: two folders may both hold a k8s.rego
+                policy_id = f"gitops-validate/{index:04d}-{module.path.name}"
                 self.client.update_policy_from_string(module.source, policy_id)
             if policies.data:
                 for key, value in policies.data.items():
@@ -616,9 +654,16 @@ class OpaServerEvaluator:
             ) from exc
 
     def evaluate(self, obj: dict[str, Any]) -> list[PolicyResult]:
-        try:
-            response = self.client.query_rule(obj, NAMESPACE)
-        except Exception as exc:
-            return [PolicyResult("policy-error", "error", f"OPA query failed: {exc}")]
-        value = response.get("result") if isinstance(response, dict) else None
+        value: dict[str, Any] = {}
+        for namespace in self.policies.namespaces:
+            try:
+                response = self.client.query_rule(obj, namespace.replace(".", "/"))
+            except Exception as exc:
+                return [PolicyResult("policy-error", "error", f"OPA query failed: {exc}")]
+            document = response.get("result") if isinstance(response, dict) else None
+            for name, result in (document or {}).items():
+                key = qualified(namespace, name)
+                # single-value rules arrive as the value: wrap them as the in-process
+                # evaluation module does (see _group_object and results_from)
+                value[key] = [result] if key in self.policies.complete else result
         return results_from(value, self.policies)

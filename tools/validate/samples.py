@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.validate import loader
-from tools.validate.policies import RULE_HEAD, PolicySet, make_evaluator
+from tools.validate.policies import RULE_HEAD, PolicySet, make_evaluator, split_rule
 
 
 @dataclass
@@ -48,7 +48,7 @@ def check_samples(
                 passed = not denied
                 message = "; ".join(f"{r.rule}: {r.message}" for r in denied)
             else:
-                hits = [r for r in found if r.rule in own]
+                hits = [r for r in found if split_rule(r.rule)[1] in own]
                 passed = bool(hits)
                 message = (
                     ", ".join(sorted({r.rule for r in hits}))

@@ -258,3 +258,23 @@ def test_rego_v0_policies_need_the_flag(tmp_path: Path, capsys: pytest.CaptureFi
     assert {f["message"] for f in json.loads(out)["findings"]} == {"v0 rule fired"}
     code, _, err = gitops(capsys, *args, "--rego-version", "v0", "--engine", "regopy")
     assert code == 2 and "regopy evaluates Rego v1 only" in err
+
+
+def test_namespace_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "rollouts.rego").write_text(
+        "package kubernetes.rollouts\n\nimport rego.v1\n\n"
+        'deny_everything contains "rollout seen" if input.kind == "Rollout"\n',
+        encoding="utf-8",
+    )
+    args = ["--policy-dir", str(policies), "--no-rule-tests", "--no-cache", "-o", "json"]
+
+    def rules(*extra: str) -> tuple[int, set[str]]:
+        code, out, _ = gitops(capsys, *args, *extra, str(GOOD))
+        return code, {f["rule"] for f in json.loads(out)["findings"]}
+
+    assert rules() == (0, set())  # package main only, and it has no rules here
+    expected = (1, {"kubernetes.rollouts.deny_everything"})
+    assert rules("--namespace", "kubernetes.rollouts") == expected
+    assert rules("--all-namespaces") == expected

@@ -333,3 +333,48 @@ def test_rego_v0_is_refused_by_regopy(tmp_path: Path) -> None:
         make_evaluator(load_policies([tmp_path], rego_version="v0"), "regopy")
     with pytest.raises(UserError, match="expected v1 or v0"):
         load_policies([tmp_path], rego_version="v2")
+
+
+SECURITY_PACKAGE = """
+package kubernetes.security
+
+import rego.v1
+
+deny_privileged contains "privileged container" if input.spec.privileged
+
+warn_host contains "host network" if input.spec.hostNetwork
+
+exception contains ["host"] if input.metadata.labels.host == "ok"
+"""
+
+
+def test_namespaces_like_conftest(tmp_path: Path, engine: str) -> None:
+    (tmp_path / "main.rego").write_text(POLICY, encoding="utf-8")
+    (tmp_path / "security.rego").write_text(SECURITY_PACKAGE, encoding="utf-8")
+    (tmp_path / "data.yaml").write_text("limits:\n  size: 10\n", encoding="utf-8")
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "web", "labels": {"exempt": "yes", "host": "no"}},
+        "spec": {"privileged": True, "hostNetwork": True, "color": "red"},
+    }
+
+    def rules(**options: object) -> list[str]:
+        policies = load_policies([tmp_path], **options)  # type: ignore[arg-type]
+        return sorted(r.rule for r in make_evaluator(policies, engine).evaluate(pod))
+
+    # default: package main only (its exception silences deny_color)
+    assert rules() == ["deny"]
+    assert rules(namespaces=["kubernetes.security"]) == [
+        "kubernetes.security.deny_privileged",
+        "kubernetes.security.warn_host",
+    ]
+    everything = ["deny", "kubernetes.security.deny_privileged", "kubernetes.security.warn_host"]
+    assert rules(all_namespaces=True) == everything
+    assert rules(namespaces=["main", "kubernetes.security"]) == everything
+    # an exception only silences rules of its own package
+    pod["metadata"] = {"name": "web", "labels": {"host": "ok"}}
+    assert rules(all_namespaces=True) == [
+        "deny",
+        "deny_color",
+        "kubernetes.security.deny_privileged",
+    ]
