@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,6 +94,16 @@ class PolicySet:
     @property
     def exception_rules(self) -> list[str]:
         return [qualified(ns, "exception") for ns in sorted(self.exception_namespaces)]
+
+    @cached_property
+    def rule_info(self) -> dict[str, tuple[str, str, str]]:
+        """rule -> (package, the suffix an exception names, severity)."""
+        info = {}
+        for rule in self.rules:
+            namespace, name = split_rule(rule)
+            prefix, _, suffix = name.partition("_")
+            info[rule] = (namespace, suffix, "warning" if prefix == "warn" else "error")
+        return info
 
     def rules_for(self, kind: str) -> list[str]:
         return [
@@ -314,8 +325,8 @@ def evaluation_module(policies: PolicySet) -> tuple[Module, dict[str, str]]:
 
 def results_from(value: Any, policies: PolicySet) -> list[PolicyResult]:
     """Turn ``{rule: results, exception: [...]}`` into results, applying exceptions."""
-    if not isinstance(value, dict):
-        return []
+    if not isinstance(value, dict) or not any(value.values()):
+        return []  # the usual case: no rule fired (wrapped single-value rules are [] or [v])
 
     def get(name: str) -> Any:
         raw = value.get(name)
@@ -335,16 +346,13 @@ def results_from(value: Any, policies: PolicySet) -> list[PolicyResult]:
             elif isinstance(entry, str):
                 silenced.add(entry)
     out: list[PolicyResult] = []
-    for rule in policies.rules:
-        namespace, name = split_rule(rule)
-        prefix, _, suffix = name.partition("_")
+    for rule, (namespace, suffix, severity) in policies.rule_info.items():
         if suffix and suffix in excepted.get(namespace, ()):
             continue
         raw = get(rule)
         if raw is None:
             continue
         items = raw if isinstance(raw, list) else [raw]
-        severity = "warning" if prefix == "warn" else "error"
         for item in items:
             if isinstance(item, str):
                 out.append(PolicyResult(rule, severity, item))
