@@ -213,6 +213,17 @@ def load_policies(
                 rule_kinds[name] = None
             else:
                 rule_kinds[name] = (rule_kinds.get(name) or frozenset()) | declared
+    missing = [ns for ns in namespaces if ns not in evaluated] if not all_namespaces else []
+    if missing:
+        with_rules = sorted(
+            {m.package for m in modules if m.package and RULE_HEAD.search(m.source)}
+        )
+        if with_rules:  # a typo or a forgotten flag would otherwise silently check nothing
+            raise UserError(
+                f"no deny/violation/warn rules in package {', '.join(missing)}; packages "
+                f"with rules: {', '.join(with_rules)}",
+                hint="name them with --namespace, or use --all-namespaces",
+            )
     return PolicySet(
         modules=modules,
         data=load_data(found_data),

@@ -274,7 +274,10 @@ def test_namespace_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         code, out, _ = gitops(capsys, *args, *extra, str(GOOD))
         return code, {f["rule"] for f in json.loads(out)["findings"]}
 
-    assert rules() == (0, set())  # package main only, and it has no rules here
+    code, _, err = gitops(capsys, *args, str(GOOD))  # package main, which has no rules here
+    assert code == 2
+    assert "no deny/violation/warn rules in package main" in err
+    assert "packages with rules: kubernetes.rollouts" in err and "--all-namespaces" in err
     expected = (1, {"kubernetes.rollouts.deny_everything"})
     assert rules("--namespace", "kubernetes.rollouts") == expected
     assert rules("--all-namespaces") == expected

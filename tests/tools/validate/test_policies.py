@@ -378,3 +378,15 @@ def test_namespaces_like_conftest(tmp_path: Path, engine: str) -> None:
         "deny_color",
         "kubernetes.security.deny_privileged",
     ]
+
+
+def test_a_namespace_without_rules_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "security.rego").write_text(SECURITY_PACKAGE, encoding="utf-8")
+    with pytest.raises(UserError, match="no deny/violation/warn rules in package main") as raised:
+        load_policies([tmp_path])
+    assert "packages with rules: kubernetes.security" in raised.value.message
+    with pytest.raises(UserError, match=r"in package kubernetes\.securty"):
+        load_policies([tmp_path], namespaces=["kubernetes.securty"])
+    (tmp_path / "security.rego").unlink()
+    (tmp_path / "helpers.rego").write_text("package lib.x\n\nanswer := 42\n", encoding="utf-8")
+    assert load_policies([tmp_path]).empty  # no rules anywhere: nothing to check, no error
