@@ -65,6 +65,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="Rego syntax of the policies, as conftest's --rego-version (default v1)",
     )
     p.add_argument(
+        "--fail-on-warn",
+        action="store_true",
+        help="exit 1 on warnings too (as conftest --fail-on-warn)",
+    )
+    p.add_argument(
         "--no-rule-tests",
         dest="run_rule_tests",
         action="store_false",
@@ -120,4 +125,5 @@ def run(args: argparse.Namespace) -> int:
             gc.enable()
     color = args.output == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     sys.stdout.write(render(report, args.output, color=color))
-    return EXIT_FINDINGS if report.errors else EXIT_OK
+    failed = report.errors or (args.fail_on_warn and report.warnings)
+    return EXIT_FINDINGS if failed else EXIT_OK

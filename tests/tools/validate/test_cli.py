@@ -9,6 +9,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+import yaml
 
 from tests.tools.validate.conftest import DATA, REPO, shared_crds
 from tools import kustomize
@@ -281,3 +282,17 @@ def test_namespace_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     expected = (1, {"kubernetes.rollouts.deny_everything"})
     assert rules("--namespace", "kubernetes.rollouts") == expected
     assert rules("--all-namespaces") == expected
+
+
+def test_fail_on_warn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The good app in a non-production namespace without zone spread: one warning, no error.
+    text = GOOD.read_text(encoding="utf-8").replace("model-api-production", "model-api-staging")
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    (rollout,) = [d for d in docs if d["kind"] == "Rollout"]
+    del rollout["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+    code, out, _ = gitops(capsys, "--no-rule-tests", str(manifest))
+    assert code == 0 and out.strip().endswith("0 errors, 1 warning")
+    code, out, _ = gitops(capsys, "--no-rule-tests", "--fail-on-warn", str(manifest))
+    assert code == 1 and "warn_topology_spread" in out
