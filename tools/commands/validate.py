@@ -37,6 +37,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--crd-url", action="append", default=[], metavar="URL")
     p.add_argument("--crd-from-cluster", action="store_true", default=None)
     p.add_argument("--policy-dir", action="append", type=Path, default=[], metavar="DIR")
+    p.add_argument(
+        "--data",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="policy data file (JSON/YAML; repeatable), as conftest --data; replaces the "
+        "configured data files",
+    )
     p.add_argument("--ignore-missing-schemas", action="store_true", default=None)
     p.add_argument("--opa-url", metavar="URL")
     p.add_argument(
@@ -96,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         crd_urls=args.crd_url or None,
         crd_from_cluster=args.crd_from_cluster,
         policy_dirs=[d.resolve() for d in args.policy_dir] or None,
+        data_files=[d.resolve() for d in args.data] or None,
         ignore_missing_schemas=args.ignore_missing_schemas,
         opa_url=args.opa_url,
         engine=args.engine,

@@ -296,3 +296,19 @@ def test_fail_on_warn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0 and out.strip().endswith("0 errors, 1 warning")
     code, out, _ = gitops(capsys, "--no-rule-tests", "--fail-on-warn", str(manifest))
     assert code == 1 and "warn_topology_spread" in out
+
+
+def test_data_flag_replaces_the_policy_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = yaml.safe_load((REPO / "policies" / "data.yaml").read_text(encoding="utf-8"))
+    data["gitops"]["allowed_registries"] = ["registry.example.net/"]
+    replaced = tmp_path / "data.yaml"
+    replaced.write_text(yaml.safe_dump(data), encoding="utf-8")
+    code, out, _ = gitops(capsys, "--no-rule-tests", "--data", str(replaced), str(GOOD))
+    assert code == 1
+    assert 'is not from an allowed registry ["registry.example.net/"]' in out
+    code, _, err = gitops(
+        capsys, "--no-rule-tests", "--data", str(tmp_path / "nope.yaml"), str(GOOD)
+    )
+    assert code == 2 and "nope.yaml" in err
