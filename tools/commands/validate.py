@@ -30,13 +30,54 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Validate kustomizations and manifests in one pass. Without PATH: the whole "
         "repository (kustomization roots under overlays/, clusters/, apps/ plus plain manifests).",
     )
-    p.add_argument("paths", nargs="*", type=Path, metavar="PATH")
-    p.add_argument("--output", "-o", choices=FORMATS, default="text")
-    p.add_argument("--kubernetes-version", metavar="X.Y")
-    p.add_argument("--crd-dir", action="append", type=Path, default=[], metavar="DIR")
-    p.add_argument("--crd-url", action="append", default=[], metavar="URL")
-    p.add_argument("--crd-from-cluster", action="store_true", default=None)
-    p.add_argument("--policy-dir", action="append", type=Path, default=[], metavar="DIR")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="kustomization directory, manifest file (YAML or JSON) or directory of manifests",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        choices=FORMATS,
+        default="text",
+        help="report format (default text; sarif for code scanning, github for annotations)",
+    )
+    p.add_argument(
+        "--kubernetes-version",
+        metavar="X.Y",
+        help="schemas of this Kubernetes minor version (1.25-1.37; default from the config)",
+    )
+    p.add_argument(
+        "--crd-dir",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="folder of CustomResourceDefinition YAML files (repeatable)",
+    )
+    p.add_argument(
+        "--crd-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a CRD file over HTTP, cached by URL: pin it (repeatable)",
+    )
+    p.add_argument(
+        "--crd-from-cluster",
+        action="store_true",
+        default=None,
+        help="read the CRDs of the cluster the kubeconfig points at",
+    )
+    p.add_argument(
+        "--policy-dir",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="Rego policy folder (repeatable); replaces the configured ones",
+    )
     p.add_argument(
         "--data",
         action="append",
@@ -46,8 +87,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="policy data file (JSON/YAML; repeatable), as conftest --data; replaces the "
         "configured data files",
     )
-    p.add_argument("--ignore-missing-schemas", action="store_true", default=None)
-    p.add_argument("--opa-url", metavar="URL")
+    p.add_argument(
+        "--ignore-missing-schemas",
+        action="store_true",
+        default=None,
+        help="a kind without a schema is a warning instead of an error",
+    )
+    p.add_argument(
+        "--opa-url",
+        metavar="URL",
+        help="evaluate the policies on this OPA server instead of in-process",
+    )
     p.add_argument(
         "--engine",
         choices=ENGINES,
