@@ -84,7 +84,7 @@ def evaluate(
     evaluator: Evaluator, objects: list[dict[str, Any]], workers: int
 ) -> list[list[PolicyResult]]:
     """Results per object, in order, computed by *workers* processes."""
-    state = _State(evaluator.policies, evaluator, _engine_of(evaluator), None, objects)
+    state = _State(evaluator.policies, evaluator, evaluator.engine, None, objects)
     out: list[list[PolicyResult]] = []
     try:
         with _pool(workers, state) as pool:
@@ -98,10 +98,6 @@ def evaluate(
     finally:
         _reset()
     return out
-
-
-def _engine_of(evaluator: Evaluator) -> str:
-    return evaluator.engine_id.split()[0]
 
 
 def _reset() -> None:
@@ -212,7 +208,7 @@ def parse_and_evaluate(
     state = _State(
         evaluator.policies if evaluator else None,
         evaluator,
-        _engine_of(evaluator) if evaluator else "auto",
+        evaluator.engine if evaluator else "auto",
         cache,
         None,
     )

@@ -2,7 +2,7 @@
 
 Rego evaluation costs up to milliseconds per object, far more than parsing or schema
 checks, and in CI most objects are unchanged between runs. A result depends only on the object,
-the Rego modules, the data and the engine and its version, so those are hashed into the key; nothing
+the Rego modules, the data and the engine and its build, so those are hashed into the key; nothing
 else can make a cached result stale. One JSON file per policy-set fingerprint, rewritten
 atomically; disabled with ``--no-cache``.
 """
