@@ -8,7 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.rehearsal.prometheus import HarnessError, free_port, wait_http
+from tools.rehearsal.prometheus import (
+    HarnessError,
+    file_tail,
+    free_port,
+    stop_process,
+    wait_http,
+)
 
 
 class ApiProcess:
@@ -71,17 +77,8 @@ class ApiProcess:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=15)
         self.process = None
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return file_tail(self.log_path, lines)

@@ -71,6 +71,25 @@ def wait_http(
     raise HarnessError(f"{url} did not become ready within {timeout:.0f}s (last: {last!r})")
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, *, timeout: float) -> None:
+    """Terminate ``process`` if it still runs; kill it if it outlives ``timeout`` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def file_tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a log file, for an error message."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 @dataclass(frozen=True)
 class Target:
     """One scrape target: ``host:port`` plus the labels a ServiceMonitor would attach."""
@@ -210,22 +229,13 @@ class PrometheusServer:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=10)
         self.process = None
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return file_tail(self.log_path, lines)
 
     def __enter__(self) -> PrometheusServer:
         return self.start()
