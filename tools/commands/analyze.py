@@ -119,13 +119,10 @@ def run_template(
     clock: Clock | None = None,
     max_duration: timedelta | None = None,
     progress: Callable[[MetricResult, Measurement], None] | None = None,
-) -> tuple[RunResult | None, str]:
-    """Resolve and run; a spec error is returned as (None, message) like a run in Error."""
-    try:
-        values, _ = resolve_args(template, args)
-        resolved = resolve_metrics(template, values, only=metrics or (), overrides=overrides)
-    except SpecError as exc:
-        return None, str(exc)
+) -> RunResult:
+    """Resolve and run; raises SpecError when Argo would end the run as Error unmeasured."""
+    values, _ = resolve_args(template, args)
+    resolved = resolve_metrics(template, values, only=metrics or (), overrides=overrides)
     clock = clock or RealClock()
     analysis = AnalysisRun(
         resolved,
@@ -135,7 +132,7 @@ def run_template(
         max_duration=max_duration,
         on_measurement=progress,
     )
-    return analysis.execute(), ""
+    return analysis.execute()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -159,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         count=args.count, interval=args.interval if interval else None, once=args.once
     )
     try:
-        result, spec_error = run_template(
+        result = run_template(
             template,
             prometheus=args.prometheus,
             args=values,
@@ -170,12 +167,11 @@ def run(args: argparse.Namespace) -> int:
         )
     except TemplateError as exc:
         raise UserError(str(exc)) from None
-    if result is None:
-        message = spec_error
+    except SpecError as exc:  # the run ends as Error before any measurement
         if args.output == "json":
-            sys.stdout.write(_json_error(message))
+            sys.stdout.write(_json_error(str(exc)))
         else:
-            sys.stdout.write(f"run: Error - {message}\n")
+            sys.stdout.write(f"run: Error - {exc}\n")
         return EXIT_USAGE
     title = f"{template.kind} {template.name}"
     if args.output == "json":
