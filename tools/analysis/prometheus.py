@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -193,13 +193,7 @@ class PrometheusProvider:
             raise ProviderError(
                 f"bad_response: server returned HTTP {response.status_code} without JSON"
             ) from None
-        result = parse_response(body)
-        return QueryResult(
-            result.value,
-            result.value_string,
-            result.warnings,
-            {"ResolvedPrometheusQuery": query.query},
-        )
+        return replace(parse_response(body), metadata={"ResolvedPrometheusQuery": query.query})
 
     def _range_params(self, query: PrometheusQuery) -> dict[str, str]:
         if not (query.range_start and query.range_end and query.range_step):

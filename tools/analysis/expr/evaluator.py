@@ -214,7 +214,7 @@ def _arithmetic(op: str, left: object, right: object, node: ast.Binary) -> objec
             try:
                 return math.pow(a, b)
             except (OverflowError, ValueError):
-                return math.inf if op == "**" and abs(a) > 1 else math.nan
+                return math.inf if abs(a) > 1 else math.nan
     if op == "+":
         if isinstance(left, str) and isinstance(right, str):
             return left + right
