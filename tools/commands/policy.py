@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tools.commands.validate import repo_root
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
-from tools.validate.options import load_options
-from tools.validate.policies import ENGINES, REGO_VERSIONS, load_policies, resolve_engine
+from tools.validate.options import load_options, load_policy_set
+from tools.validate.policies import ENGINES, REGO_VERSIONS, resolve_engine
 from tools.validate.policytest import run_tests
 from tools.validate.samples import check_samples
 
@@ -74,13 +74,7 @@ def run(args: argparse.Namespace) -> int:
         all_namespaces=args.all_namespaces,
     )
     engine = resolve_engine(options.engine)
-    policies = load_policies(
-        options.policy_dirs,
-        options.data_files,
-        options.rego_version,
-        options.namespaces,
-        options.all_namespaces,
-    )
+    policies = load_policy_set(options)
     if not policies.modules:
         raise UserError(f"no Rego policies under {', '.join(map(str, options.policy_dirs))}")
     out = sys.stdout

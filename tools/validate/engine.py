@@ -23,12 +23,11 @@ from tools.validate.model import (
     json_path,
     parse_json_path,
 )
-from tools.validate.options import ValidateOptions
+from tools.validate.options import ValidateOptions, load_policy_set
 from tools.validate.policies import (
     Evaluator,
     PolicyResult,
     PolicySet,
-    load_policies,
     make_evaluator,
 )
 from tools.validate.policycache import PolicyCache
@@ -533,17 +532,7 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
     if options.crd_from_cluster:
         _load_cluster_crds(run, store)
     inputs = sources.collect(list(paths), options.repo_root)
-    policies = (
-        load_policies(
-            options.policy_dirs,
-            options.data_files,
-            options.rego_version,
-            options.namespaces,
-            options.all_namespaces,
-        )
-        if options.policy_dirs
-        else None
-    )
+    policies = load_policy_set(options) if options.policy_dirs else None
     run.lap("setup")
 
     scopes: list[list[Resource]] = []

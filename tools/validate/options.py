@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
-from tools.validate.policies import ENGINES, REGO_VERSIONS
+from tools.validate.policies import ENGINES, REGO_VERSIONS, PolicySet, load_policies
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 
@@ -143,3 +143,14 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
             setattr(options, key, value)
     options.kubernetes_version = check_version(options.kubernetes_version)
     return options
+
+
+def load_policy_set(options: ValidateOptions) -> PolicySet:
+    """The policies *options* select: folders, data, Rego version and packages."""
+    return load_policies(
+        options.policy_dirs,
+        options.data_files,
+        options.rego_version,
+        options.namespaces,
+        options.all_namespaces,
+    )

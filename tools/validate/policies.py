@@ -92,7 +92,7 @@ class PolicySet:
     def has_exception(self) -> bool:
         return bool(self.exception_namespaces)
 
-    @property
+    @cached_property
     def exception_rules(self) -> list[str]:
         return [qualified(ns, "exception") for ns in sorted(self.exception_namespaces)]
 
@@ -404,6 +404,12 @@ def _public_query(interpreter: Any, bundle: Any, entrypoint: bytes) -> tuple[boo
     return True, output.results[0].expressions[0]
 
 
+def _entrypoint(entrypoints: dict[str, str], obj: dict[str, Any]) -> str:
+    """The rule that evaluates *obj*: its kind's group, or the group of every kind."""
+    kind = obj.get("kind")
+    return entrypoints.get(kind, entrypoints["*"]) if isinstance(kind, str) else entrypoints["*"]
+
+
 class Evaluator(Protocol):
     """A policy set compiled once for one engine; :meth:`evaluate` runs it on one object."""
 
@@ -451,12 +457,10 @@ class RegopyEvaluator:
             return []
         import regopy
 
-        kind = obj.get("kind")
-        entrypoint = self._entrypoints.get(kind if isinstance(kind, str) else "*")
         try:
             self._set_input(self._interpreter, obj)
             ok, value = self._query(
-                self._interpreter, self._bundle, (entrypoint or self._entrypoints["*"]).encode()
+                self._interpreter, self._bundle, _entrypoint(self._entrypoints, obj).encode()
             )
         except (regopy.RegoError, TypeError, ValueError) as exc:
             return [PolicyResult("policy-error", "error", f"policy evaluation failed: {exc}")]
@@ -507,8 +511,6 @@ class RegorusEvaluator:
     def evaluate(self, obj: dict[str, Any]) -> list[PolicyResult]:
         if self._engine is None:
             return []
-        kind = obj.get("kind")
-        entrypoint = self._entrypoints.get(kind if isinstance(kind, str) else "*")
         try:
             payload = orjson.dumps(obj).decode()
         except TypeError as exc:  # a value JSON cannot hold, or nesting deeper than 254
@@ -520,9 +522,10 @@ class RegorusEvaluator:
             message = f"cannot pass the object to rego: {regorus_error(exc)}"
             return [PolicyResult("policy-error", "error", message)]
         try:
-            text = self._engine.eval_rule_as_json(entrypoint or self._entrypoints["*"])
+            text = self._engine.eval_rule_as_json(_entrypoint(self._entrypoints, obj))
         except BaseException as exc:
             _reraise_fatal(exc)
+            kind = obj.get("kind")
             return self._rule_by_rule(kind if isinstance(kind, str) else "*")
         return results_from(orjson.loads(text), self.policies)
 
