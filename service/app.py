@@ -86,10 +86,22 @@ class ModelState:
         self.predictor = predictor
         self.instruments = instruments
         self.access_log = access_log
-        self.ready = False
         # Set on SIGTERM (service.server): readiness answers 503 while requests are still served.
         self.draining = False
+        # Set last by load(): the model is ready exactly when the schema is known.
         self.schema: InputSchema | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.schema is not None
+
+    def unavailable(self) -> ApiError | None:
+        """Why the readiness endpoints answer 503 (not loaded, or draining), else None."""
+        if not self.ready:
+            return _not_ready()
+        if self.draining:
+            return _draining()
+        return None
 
     def load(self, model_uri: str) -> None:
         """Load, check the signature, run one warm-up prediction, then mark ready."""
@@ -106,20 +118,22 @@ class ModelState:
                     f"{np.shape(warm_up.probabilities)} for 1 row"
                 )
         except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            if model_uri not in reason:
-                reason = f"cannot load the model from {model_uri}: {reason}"
-            raise ModelLoadError(reason) from exc
+            raise ModelLoadError(load_failure(model_uri, exc)) from exc
         info = self.predictor.info
-        self.schema = schema
         self.instruments.set_model(info)
         self.access_log.model_version = info.version
-        self.ready = True
+        self.schema = schema
         self.instruments.model_loaded.set(1)
         _log.info(
             "model ready",
             extra={"model_name": info.name, "model_version": info.version, "runtime": info.runtime},
         )
+
+
+def load_failure(model_uri: str, exc: BaseException) -> str:
+    """One line saying why the model could not be loaded (naming the URI once)."""
+    reason = str(exc) or type(exc).__name__
+    return reason if model_uri in reason else f"cannot load the model from {model_uri}: {reason}"
 
 
 def model_state(app: FastAPI) -> ModelState:
@@ -140,6 +154,11 @@ def _mlflow_error(error: ApiError) -> Response:
 def _oip_error(error: ApiError) -> Response:
     headers = _error_headers(error)
     return Response(errors.oip_body(error), error.status, headers, media_type=JSON)
+
+
+def _error_for_path(path: str, error: ApiError) -> Response:
+    """``error`` in the protocol of the route family ``path`` belongs to."""
+    return _oip_error(error) if path.startswith("/v2") else _mlflow_error(error)
 
 
 def _error_headers(error: ApiError) -> dict[str, str] | None:
@@ -253,10 +272,8 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     @app.get("/ping", tags=["mlflow"], summary="Readiness (MLflow): 200 once the model is loaded")
     @app.get("/health", tags=["mlflow"], summary="Same as /ping")
     async def ping() -> Response:
-        if not state.ready:
-            return _mlflow_error(_not_ready())
-        if state.draining:
-            return _mlflow_error(_draining())
+        if (error := state.unavailable()) is not None:
+            return _mlflow_error(error)
         return Response(b"\n", media_type=JSON)
 
     @app.get("/version", tags=["mlflow"], summary="The MLflow version, as mlflow models serve")
@@ -330,10 +347,8 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
 
     @app.get("/v2/health/ready", tags=["v2"], summary="Readiness: the model is loaded")
     async def ready() -> Response:
-        if not state.ready:
-            return _oip_error(_not_ready())
-        if state.draining:
-            return _oip_error(_draining())
+        if (error := state.unavailable()) is not None:
+            return _oip_error(error)
         return _json({"ready": True})
 
     @app.get("/v2/models/{model_name}", tags=["v2"], summary="Model metadata")
@@ -414,7 +429,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         error = ApiError(
             exc.status_code, codes.get(exc.status_code, errors.BAD_REQUEST), exc.detail
         )
-        response = _oip_error(error) if request.url.path.startswith("/v2") else _mlflow_error(error)
+        response = _error_for_path(request.url.path, error)
         response.headers.update(exc.headers or {})
         return response
 
@@ -424,7 +439,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     async def unexpected_error(request: Request, exc: Exception) -> Response:
         # Starlette re-raises after this handler, so uvicorn logs the traceback (once).
         error = ApiError(500, errors.INTERNAL_ERROR, "internal error; see the server log")
-        return _oip_error(error) if request.url.path.startswith("/v2") else _mlflow_error(error)
+        return _error_for_path(request.url.path, error)
 
     # Routing is a linear scan and FastAPI registers its docs routes first: put the two
     # inference routes at the front.

@@ -36,7 +36,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from service import logging as json_logging
-from service.app import ModelLoadError, create_app, model_state
+from service.app import ModelLoadError, create_app, load_failure, model_state
 from service.auth import TokenError
 from service.predictor import Predictor
 from service.protocol.schema import SchemaError
@@ -77,12 +77,6 @@ def model_predictor(settings: ServeSettings) -> Predictor:
     return load_predictor(settings.model_uri)
 
 
-def load_failure(model_uri: str, exc: BaseException) -> str:
-    """One line saying why the model could not be loaded (naming the URI once)."""
-    reason = str(exc) or type(exc).__name__
-    return reason if model_uri in reason else f"cannot load the model from {model_uri}: {reason}"
-
-
 def import_factory(path: str) -> PredictorFactory:
     """Resolve ``"package.module:function"``."""
     module_name, _, attribute = path.partition(":")
@@ -99,9 +93,7 @@ def build_app(settings: ServeSettings, predictor_factory: str) -> FastAPI:
     try:
         app = create_app(settings, factory(settings))
         model_state(app).load(settings.model_uri)
-    except ModelLoadError as exc:
-        raise StartupError(str(exc)) from exc
-    except (TokenError, SchemaError) as exc:
+    except (ModelLoadError, TokenError, SchemaError) as exc:
         raise StartupError(str(exc)) from exc
     except Exception as exc:  # whatever the model runtime raises while resolving the model
         raise StartupError(load_failure(settings.model_uri, exc)) from exc
