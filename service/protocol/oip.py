@@ -115,7 +115,7 @@ def _column_matrix(inputs: list[dict[str, Any]], schema: InputSchema) -> Matrix:
     names = [tensor["name"] for tensor in inputs]
     unknown = [name for name in names if name not in schema.index]
     if unknown:
-        missing = [name for name in schema.names if name in schema.required and name not in names]
+        missing = schema.missing(names)
         if missing:
             raise missing_columns(missing, unknown, schema)
         raise bad_request(

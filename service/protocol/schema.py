@@ -7,7 +7,7 @@ first bad cell and name it; a valid request never pays for the diagnosis.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ Matrix = npt.NDArray[np.float64]
 _FLOAT_TYPES = frozenset({"double", "float"})
 _INTEGER_TYPES = frozenset({"long", "integer"})
 _BOOLEAN_TYPES = frozenset({"boolean"})
+_KNOWN_TYPES = _FLOAT_TYPES | _INTEGER_TYPES | _BOOLEAN_TYPES
 # How many names an error message lists before it says "and N more".
 _NAMES_SHOWN = 5
 
@@ -47,11 +48,10 @@ class InputSchema:
         if not self.columns:
             raise SchemaError("the model signature has no input columns")
         for column in self.columns:
-            known = _FLOAT_TYPES | _INTEGER_TYPES | _BOOLEAN_TYPES
-            if column.type not in known:
+            if column.type not in _KNOWN_TYPES:
                 raise SchemaError(
                     f"column {column.name!r} has type {column.type!r}; only numeric columns "
-                    f"({', '.join(sorted(known))}) can be served"
+                    f"({', '.join(sorted(_KNOWN_TYPES))}) can be served"
                 )
         names = tuple(column.name for column in self.columns)
         if len(set(names)) != len(names):
@@ -75,6 +75,10 @@ class InputSchema:
     @property
     def width(self) -> int:
         return len(self.names)
+
+    def missing(self, present: Container[str]) -> list[str]:
+        """The required columns not in ``present``, in signature order."""
+        return [name for name in self.names if name in self.required and name not in present]
 
 
 def name_list(names: Sequence[str]) -> str:
@@ -139,8 +143,7 @@ def column_positions(
         seen: set[str] = set()
         twice = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
         raise bad_request(f"{where} names a column more than once: {name_list(twice)}")
-    present = set(names)
-    missing = [name for name in schema.names if name in schema.required and name not in present]
+    missing = schema.missing(set(names))
     if missing:
         raise missing_columns(missing, [n for n in names if n not in schema.index], schema)
     return names, [schema.index.get(name, -1) for name in names]
@@ -197,7 +200,7 @@ def records_to_matrix(records: object, schema: InputSchema, *, where: str) -> Ma
         try:
             rows.append([record.get(n) if optional else record[n] for n in names])
         except KeyError:
-            missing = [n for n in names if n in schema.required and n not in record]
+            missing = schema.missing(record)
             unexpected = [k for k in record if k not in schema.index]
             raise missing_columns(missing, unexpected, schema) from None
     return rows_to_matrix(rows, schema, labels=names, positions=None, where=where)
@@ -205,7 +208,7 @@ def records_to_matrix(records: object, schema: InputSchema, *, where: str) -> Ma
 
 def columns_to_matrix(columns: Mapping[str, object], schema: InputSchema, *, where: str) -> Matrix:
     """Turn ``{column: [values]}`` into the model matrix (unused columns ignored)."""
-    missing = [n for n in schema.names if n in schema.required and n not in columns]
+    missing = schema.missing(columns)
     if missing:
         raise missing_columns(missing, [k for k in columns if k not in schema.index], schema)
     length: int | None = None
