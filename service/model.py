@@ -36,7 +36,6 @@ from service.predictor import Column, ModelInfo, Prediction, Predictor
 MLMODEL = "MLmodel"
 # Written next to MLmodel by fetch_model(): the registry facts a bare directory cannot know.
 SOURCE_FILE = "model-source.json"
-ONNX_METADATA_KEY = "onnx"
 SUPPORTED_COLUMN_TYPES = frozenset({"double", "float", "long", "integer", "boolean"})
 
 
@@ -241,7 +240,7 @@ def signature_columns(mlmodel: dict[str, Any]) -> list[Column]:
 
 def onnx_path(directory: Path, mlmodel: dict[str, Any]) -> Path | None:
     """Where this model keeps its ONNX graph, if it has one."""
-    declared = ((mlmodel.get("metadata") or {}).get(ONNX_METADATA_KEY) or {}).get("path")
+    declared = ((mlmodel.get("metadata") or {}).get(onnx_export.METADATA_KEY) or {}).get("path")
     candidates = [declared] if declared else []
     candidates += [onnx_export.ONNX_FILENAME, f"extra_files/{onnx_export.ONNX_FILENAME}"]
     for candidate in candidates:

@@ -18,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 ONNX_FILENAME = "model.onnx"
+# Key of the ONNX facts (path inside the model, input, opset) in the MLmodel ``metadata``.
+METADATA_KEY = "onnx"
 INPUT_NAME = "input"
 LABEL_OUTPUT = "label"
 PROBABILITIES_OUTPUT = "probabilities"

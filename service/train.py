@@ -40,7 +40,6 @@ VALIDATION_FRACTION = 0.25
 # An odd number of fully grown trees never produces an exact 0.5 vote.
 DEFAULT_N_ESTIMATORS = 101
 ARTIFACT_NAME = "model"
-ONNX_METADATA_KEY = "onnx"
 
 
 class TrainingError(Exception):
@@ -195,7 +194,7 @@ def fit_and_log(config: TrainConfig) -> TrainedRun:
                 # skops refuses unknown types on load; the forest's tree structure is one.
                 skops_trusted_types=["sklearn.tree._tree.Tree"],
                 metadata={
-                    ONNX_METADATA_KEY: {
+                    onnx_export.METADATA_KEY: {
                         "path": f"extra_files/{onnx_export.ONNX_FILENAME}",
                         "input": onnx_export.INPUT_NAME,
                         "input_dtype": onnx_export.INPUT_DTYPE,
