@@ -377,19 +377,15 @@ def table(results: Sequence[Result]) -> list[str]:
     return lines
 
 
-def goals(results: Sequence[Result]) -> list[str]:
-    def find(server: str) -> Result | None:
-        for r in results:
-            if (r.case.server, r.case.workers, r.case.connections, r.case.rows) == (
-                server,
-                1,
-                16,
-                1,
-            ) and not r.note:
-                return r
-        return None
+def measured(results: Sequence[Result], case: Case) -> Result | None:
+    """The result of ``case`` if it ran (no failure note), else None."""
+    return next((r for r in results if r.case == case and not r.note), None)
 
-    api, mlflow, minimal = find("model-api"), find("mlflow"), find("minimal")
+
+def goals(results: Sequence[Result]) -> list[str]:
+    api, mlflow, minimal = (
+        measured(results, Case(server, 1, 16, 1)) for server in ("model-api", "mlflow", "minimal")
+    )
     if not (api and mlflow and minimal):
         return ["Goals not evaluated: a 16-connection one-row run is missing."]
     checks = [
@@ -414,11 +410,8 @@ def multi_worker_note(results: Sequence[Result]) -> list[str]:
     """What the 2-worker, 1-connection rows say about the delayed-ACK pitfall (measured)."""
 
     def p50(server: str, workers: int) -> float | None:
-        for r in results:
-            c = r.case
-            if (c.server, c.workers, c.connections, c.rows) == (server, workers, 1, 1):
-                return None if r.note else r.p50_ms
-        return None
+        result = measured(results, Case(server, workers, 1, 1))
+        return None if result is None else result.p50_ms
 
     lines = [
         "Multi-worker rows at 1 connection check the TCP_NODELAY pitfall of `uvicorn --workers "
