@@ -317,14 +317,13 @@ def ship(
     """Make ``change`` on the base branch: dry run, direct push, or pull request."""
     ctx = ctx or open_context(opts)
     check_policy(change, ctx.config)
-    github = None if opts.dry_run or not opts.pr else _github(ctx, opts)
     if opts.dry_run:
         return _dry_run(ctx, change, opts)
-    if github is not None:
-        client, slug = github
-        with client:
-            return _open_pull(ctx, change, opts, client, slug, tool)
-    return _push_to_base(ctx, change, opts)
+    if not opts.pr:
+        return _push_to_base(ctx, change, opts)
+    client, slug = _github(ctx, opts)
+    with client:
+        return _open_pull(ctx, change, opts, client, slug, tool)
 
 
 def _github(ctx: Context, opts: Options) -> tuple[GitHubClient, RepoSlug]:
