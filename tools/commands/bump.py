@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from tools.errors import UserError
-from tools.images import ImageRef, check_digest, check_name, check_tag, parse_reference
+from tools.images import ImageRef, check_digest, check_tag, parse_reference
 from tools.release import Change, add_shipping_arguments, options_from, overlay_dir, ship
 
 
@@ -38,7 +38,7 @@ def image_ref(image: str, tag: str | None, digest: str | None) -> ImageRef:
     if not tag and not digest:
         raise UserError("nothing to set: pass --tag and/or --digest")
     return ImageRef(
-        check_name(parsed.name),
+        parsed.name,  # parse_reference checked it
         check_tag(tag) if tag else None,
         check_digest(digest) if digest else None,
     )
