@@ -201,12 +201,16 @@ def read_images(text: str, source: str = "kustomization.yaml") -> list[ImageEntr
 def find_image(text: str, name: str, source: str = "kustomization.yaml") -> ImageEntry | None:
     """The entry whose ``name`` is ``name``; an error if the file lists it more than once."""
     matches = [e for e in read_images(text, source) if e.name == name]
-    if len(matches) > 1:
+    _refuse_duplicates(len(matches), name, source)
+    return matches[0] if matches else None
+
+
+def _refuse_duplicates(count: int, name: str, source: str) -> None:
+    if count > 1:
         raise UserError(
-            f"{source}: image {name!r} is listed {len(matches)} times under 'images:'",
+            f"{source}: image {name!r} is listed {count} times under 'images:'",
             hint="remove the duplicates by hand; kustomize applies only one of them",
         )
-    return matches[0] if matches else None
 
 
 # --------------------------------------------------------------------------- editing
@@ -369,11 +373,7 @@ def set_image(
     root = _compose(text, source)
     images, items = _entries(root, source)
     matches = [i for i in items if _scalar(i, "name") == ref.name]
-    if len(matches) > 1:
-        raise UserError(
-            f"{source}: image {ref.name!r} is listed {len(matches)} times under 'images:'",
-            hint="remove the duplicates by hand; kustomize applies only one of them",
-        )
+    _refuse_duplicates(len(matches), ref.name, source)
     wanted = [(TAG_KEY, ref.tag), (DIGEST_KEY, ref.digest)]
     if not matches:
         fields = [("name", ref.name)] + [(k, v) for k, v in wanted if v is not None]
