@@ -8,12 +8,12 @@ render --check`` and ``gitops validate`` both use ``check``.
 from __future__ import annotations
 
 import difflib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tools.images import write_atomic
 from tools.pipeline import workflow
 
 if TYPE_CHECKING:
@@ -51,20 +51,18 @@ def render(repo_root: Path) -> list[Path]:
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomic(target, text)
         changed.append(relative)
     return changed
 
 
-def check(repo_root: Path) -> list[str]:
-    """Differences between the committed files and the Python definition (empty: up to date)."""
-    problems: list[str] = []
+def _stale(repo_root: Path) -> list[tuple[Path, str, str | None]]:
+    """(path, headline, diff or None when missing) for every generated file not up to date."""
+    stale: list[tuple[Path, str, str | None]] = []
     for relative, expected in documents().items():
         target = repo_root / relative
         if not target.is_file():
-            problems.append(f"{relative}: missing; run `gitops pipeline render`")
+            stale.append((relative, f"{relative}: missing; run `gitops pipeline render`", None))
             continue
         actual = target.read_text(encoding="utf-8")
         if actual == expected:
@@ -80,30 +78,34 @@ def check(repo_root: Path) -> list[str]:
             )
         )
         shown = "\n".join(diff[:20]) + ("\n..." if len(diff) > 20 else "")
-        problems.append(
+        headline = (
             f"{relative}: out of date with tools/pipeline/workflow.py; run `gitops pipeline render`"
-            f"\n{shown}"
         )
-    return problems
+        stale.append((relative, headline, shown))
+    return stale
+
+
+def check(repo_root: Path) -> list[str]:
+    """Differences between the committed files and the Python definition (empty: up to date)."""
+    return [
+        headline if diff is None else f"{headline}\n{diff}"
+        for _, headline, diff in _stale(repo_root)
+    ]
 
 
 def findings(repo_root: Path) -> list[Finding]:
     """:func:`check` as ``gitops validate`` findings (rule ``pipeline-render``, severity error)."""
     from tools.validate.model import Finding
 
-    out: list[Finding] = []
-    for problem in check(repo_root):
-        headline, _, diff = problem.partition("\n")
-        path = headline.split(":", 1)[0]
-        out.append(
-            Finding(
-                severity="error",
-                rule="pipeline-render",
-                message=headline,
-                file=path,
-                line=1,
-                hint="run `gitops pipeline render` and commit the result"
-                + (f"\n{diff}" if diff else ""),
-            )
+    return [
+        Finding(
+            severity="error",
+            rule="pipeline-render",
+            message=headline,
+            file=str(relative),
+            line=1,
+            hint="run `gitops pipeline render` and commit the result"
+            + (f"\n{diff}" if diff else ""),
         )
-    return out
+        for relative, headline, diff in _stale(repo_root)
+    ]
