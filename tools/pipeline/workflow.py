@@ -52,6 +52,8 @@ LABELS = {
 
 # The build template's inputs; all but version are passed through from the workflow parameters.
 BUILD_INPUTS = ("version", "model-name", "mlflow-tracking-uri", "image", "git-repo", "git-revision")
+# The inputs of register, handed on by the nested release template that runs it.
+RELEASE_INPUTS = ["run-id", "model-uri", "metrics", "gate-reason"]
 
 # Policy exemptions of the build template (policies/exceptions): rootless BuildKit cannot run
 # under the restricted profile, and its image is upstream's, pinned by version.
@@ -315,7 +317,7 @@ def workflow_template() -> WorkflowTemplate:
                 "--gate-reason",
                 _input("gate-reason"),
             ],
-            inputs=["run-id", "model-uri", "metrics", "gate-reason"],
+            inputs=RELEASE_INPUTS,
             outputs=("version", "registered-uri"),
             resources=small,
         )
@@ -343,11 +345,10 @@ def workflow_template() -> WorkflowTemplate:
         )
         # Everything after the gate sits in one nested template that is skipped as a whole:
         # no step ever refers to the outputs of a skipped step (which Argo may not resolve).
-        release_inputs = ["run-id", "model-uri", "metrics", "gate-reason"]
-        with Steps(name="release", inputs=[Parameter(name=n) for n in release_inputs]) as release:
+        with Steps(name="release", inputs=[Parameter(name=n) for n in RELEASE_INPUTS]) as release:
             register(
                 name="register",
-                arguments={n: _input(n) for n in release_inputs},
+                arguments={n: _input(n) for n in RELEASE_INPUTS},
             )
             Step(
                 name="build-image",
