@@ -342,12 +342,6 @@ def bump_args(
     return argv
 
 
-def bump_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tools.commands.bump") is not None
-
-
 def open_pr(
     *,
     env: str,
@@ -358,9 +352,6 @@ def open_pr(
 ) -> int:
     """Propose the new image for ``env`` through ``gitops bump``; returns bump's exit code."""
     argv = bump_args(env=env, image=image, digest=digest, mode=mode, repo_dir=repo_dir)
-    if not bump_available():
-        print(f"open-pr: `gitops bump` is not installed; planned: gitops {shlex.join(argv)}")
-        return 0
     from tools import cli
 
     return cli.main(argv)
