@@ -125,15 +125,23 @@ class LoadGenerator:
 
     def _send(self, client: httpx.Client, i: int) -> None:
         target = self.target_for(i)
+        sent = failed = False
+        status: int | None = None
         try:
             url = self.targets[target]
             assert url is not None
-            self.stats.sent[target] += 1
+            sent = True
             try:
-                response = client.post(f"{url}/invocations", json=self.payload(i))
-                self.stats.statuses[(target, response.status_code)] += 1
+                status = client.post(f"{url}/invocations", json=self.payload(i)).status_code
             except httpx.HTTPError:
-                self.stats.failures[target] += 1
+                failed = True
         finally:
+            # The counters are shared by the worker threads: `+= 1` on them is not atomic.
             with self._lock:
                 self._in_flight -= 1
+                if sent:
+                    self.stats.sent[target] += 1
+                if failed:
+                    self.stats.failures[target] += 1
+                elif status is not None:
+                    self.stats.statuses[(target, status)] += 1

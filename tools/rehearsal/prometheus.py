@@ -172,8 +172,9 @@ class PrometheusServer:
                 f"{self.url}/-/ready", timeout=timeout, process=self.process, auth=self.basic_auth
             )
         except HarnessError:
+            tail = self.log_tail()  # before stop(), which may delete a temporary workdir
             self.stop()
-            raise HarnessError(f"prometheus did not start; log:\n{self.log_tail()}") from None
+            raise HarnessError(f"prometheus did not start; log:\n{tail}") from None
         return self
 
     def _write_web_config(self) -> Path:
