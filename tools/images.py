@@ -315,8 +315,10 @@ def _drop_key(text: str, item: MappingNode, key: str) -> _Splice | None:
 
 
 def _new_entry(
-    text: str, images: Node | None, root: MappingNode, fields: list[tuple[str, str]]
+    text: str, images: Node | None, root: MappingNode | None, fields: list[tuple[str, str]]
 ) -> str:
+    """*text* with an ``images:`` entry of *fields* added (and ``images:`` if missing; *root*
+    is None for a file without YAML content, e.g. only comments)."""
     nl = _newline(text)
     if isinstance(images, SequenceNode) and images.flow_style:
         close = images.end_mark.index - 1  # the ']'
@@ -341,9 +343,9 @@ def _new_entry(
     block = nl.join(
         ("- " if i == 0 else "  ") + f"{k}: {_render(v, None)}" for i, (k, v) in enumerate(fields)
     )
-    if root.flow_style:
+    if root is not None and root.flow_style:
         raise UserError("cannot add 'images:' to a kustomization written in flow style")
-    found = _get(root, "images")
+    found = _get(root, "images") if root is not None else None
     if found is not None:  # `images:` with no value: put the list right under the key
         key_node, value_node = found
         indent = " " * key_node.start_mark.column
@@ -377,18 +379,6 @@ def set_image(
     wanted = [(TAG_KEY, ref.tag), (DIGEST_KEY, ref.digest)]
     if not matches:
         fields = [("name", ref.name)] + [(k, v) for k, v in wanted if v is not None]
-        if root is None:
-            nl = _newline(text)
-            return (
-                text
-                + "images:"
-                + nl
-                + nl.join(
-                    ("- " if i == 0 else "  ") + f"{k}: {_render(v, None)}"
-                    for i, (k, v) in enumerate(fields)
-                )
-                + nl
-            )
         return _new_entry(text, images, root, fields)
     # Apply one change at a time, recomposing in between so positions stay exact.
     for key, value in wanted:

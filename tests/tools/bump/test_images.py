@@ -118,6 +118,14 @@ def test_creates_images_key() -> None:
     assert empty == f'images: [{{name: {NAME}, newTag: "1"}}]\n'
 
 
+@pytest.mark.parametrize("text", ["", "# only a comment", "# only a comment\n"])
+def test_creates_images_key_in_a_file_without_yaml_content(text: str) -> None:
+    out = set_image(text, ImageRef(NAME, "1.2.3"))
+    separator = "" if not text or text.endswith("\n") else "\n"
+    assert out == text + separator + f"images:\n- name: {NAME}\n  newTag: 1.2.3\n"
+    assert [(e.name, e.tag) for e in read_images(out)] == [(NAME, "1.2.3")]
+
+
 def test_flow_style_edit() -> None:
     text = f'images: [{{name: {NAME}, newTag: "1"}}, {{name: x, newTag: "2"}}]  # flow\n'
     out = set_image(text, ImageRef(NAME, None, DIGEST))
