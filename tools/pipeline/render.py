@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from tools.images import write_atomic
 from tools.pipeline import workflow
-
-if TYPE_CHECKING:
-    from tools.validate.model import Finding
 
 OUTPUT_DIR = Path("base/training")
 HEADER = (
@@ -56,13 +53,14 @@ def render(repo_root: Path) -> list[Path]:
     return changed
 
 
-def _stale(repo_root: Path) -> list[tuple[Path, str, str | None]]:
-    """(path, headline, diff or None when missing) for every generated file not up to date."""
-    stale: list[tuple[Path, str, str | None]] = []
+def check(repo_root: Path) -> list[str]:
+    """Differences between the committed files and the Python definition (empty: up to date):
+    per stale file a headline, and for a changed file the first lines of the diff."""
+    problems: list[str] = []
     for relative, expected in documents().items():
         target = repo_root / relative
         if not target.is_file():
-            stale.append((relative, f"{relative}: missing; run `gitops pipeline render`", None))
+            problems.append(f"{relative}: missing; run `gitops pipeline render`")
             continue
         actual = target.read_text(encoding="utf-8")
         if actual == expected:
@@ -78,34 +76,8 @@ def _stale(repo_root: Path) -> list[tuple[Path, str, str | None]]:
             )
         )
         shown = "\n".join(diff[:20]) + ("\n..." if len(diff) > 20 else "")
-        headline = (
+        problems.append(
             f"{relative}: out of date with tools/pipeline/workflow.py; run `gitops pipeline render`"
+            f"\n{shown}"
         )
-        stale.append((relative, headline, shown))
-    return stale
-
-
-def check(repo_root: Path) -> list[str]:
-    """Differences between the committed files and the Python definition (empty: up to date)."""
-    return [
-        headline if diff is None else f"{headline}\n{diff}"
-        for _, headline, diff in _stale(repo_root)
-    ]
-
-
-def findings(repo_root: Path) -> list[Finding]:
-    """:func:`check` as ``gitops validate`` findings (rule ``pipeline-render``, severity error)."""
-    from tools.validate.model import Finding
-
-    return [
-        Finding(
-            severity="error",
-            rule="pipeline-render",
-            message=headline,
-            file=str(relative),
-            line=1,
-            hint="run `gitops pipeline render` and commit the result"
-            + (f"\n{diff}" if diff else ""),
-        )
-        for relative, headline, diff in _stale(repo_root)
-    ]
+    return problems
