@@ -22,6 +22,7 @@ from typing import Any
 from tools import kustomize
 from tools.commands.diff import KustomizationDiff, ObjectDiff, diff_renders, format_markdown
 from tools.errors import EXIT_FINDINGS, UserError
+from tools.files import write_atomic
 from tools.git import Git, GitError, PushStatus, temporary_worktree
 from tools.github import (
     GitHubClient,
@@ -33,7 +34,7 @@ from tools.github import (
     parse_slug,
     token_from_env,
 )
-from tools.images import ImageRef, find_image, read_text, set_image, write_atomic
+from tools.images import ImageRef, find_image, read_text, set_image
 
 _ENV_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 DEFAULT_REQUIRE_DIGEST = {"production": True}

@@ -16,6 +16,7 @@ from typing import Any
 from tools.analysis.expr import ExprError, ast, parse
 from tools.analysis.phases import Phase
 from tools.analysis.run import Measurement, MetricResult, RunResult
+from tools.files import write_atomic
 
 PHASE_COLOURS = {
     Phase.SUCCESSFUL: "#2e7d32",
@@ -279,15 +280,4 @@ def write_report(run: RunResult, path: Path, *, title: str = "") -> None:
         data = render_html(run, title=title).encode("utf-8")
     else:
         raise ValueError(f"report must end in .html or .png, not {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a report is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)

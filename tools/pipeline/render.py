@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tools.images import write_atomic
+from tools.files import write_atomic
 from tools.pipeline import workflow
 
 OUTPUT_DIR = Path("base/training")

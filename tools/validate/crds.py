@@ -20,8 +20,6 @@ import copy
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from tools.files import write_atomic
 from tools.validate.loader import StrictLoader
 
 CONVERTER_VERSION = "1"
@@ -168,18 +167,6 @@ def _cache_path(cache_dir: Path, digest: str) -> Path:
     return cache_dir / "crds" / f"{digest}-v{CONVERTER_VERSION}.json"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _encode(schemas: list[CrdSchema]) -> str:
     return json.dumps(
         [
@@ -241,7 +228,7 @@ def _load_cached(data: bytes, digest: str, source: str, cache_dir: Path | None) 
     schemas = schemas_from_text(text, source)
     if cached is not None:
         with contextlib.suppress(OSError):  # a read-only cache only costs time
-            _write_atomic(cached, _encode(schemas))
+            write_atomic(cached, _encode(schemas), durable=False)
     return schemas
 
 

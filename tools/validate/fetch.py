@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
-from tools.validate.crds import _write_atomic
+from tools.files import write_atomic
 
 TIMEOUT = 10.0
 MAX_BYTES = 20 * 1024 * 1024
@@ -49,7 +49,7 @@ def fetch_url(url: str, cache_dir: Path | None, *, network: bool = True) -> byte
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(cached, data.decode("utf-8", errors="replace"))
+            write_atomic(cached, data.decode("utf-8", errors="replace"), durable=False)
         except OSError:
             pass
     return data

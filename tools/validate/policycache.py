@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tools.validate.crds import _write_atomic
+from tools.files import write_atomic
 from tools.validate.policies import Evaluator, PolicyResult, PolicySet
 
 MAX_ENTRIES = 200_000
@@ -76,4 +76,4 @@ class PolicyCache:
         if len(self.entries) > MAX_ENTRIES:
             return  # an unbounded cache is worse than none; the next run starts over
         with contextlib.suppress(OSError):
-            _write_atomic(self.path, json.dumps(self.entries, separators=(",", ":")))
+            write_atomic(self.path, json.dumps(self.entries, separators=(",", ":")), durable=False)

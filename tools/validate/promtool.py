@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from tools.errors import UserError
-from tools.validate.crds import _write_atomic
+from tools.files import write_atomic
 from tools.validate.model import Resource
 
 STANDARD_LOCATIONS = ("/usr/bin/promtool", "/usr/local/bin/promtool", "/opt/prometheus/promtool")
@@ -193,7 +193,7 @@ class PassedTests:
         if self.path is None or not self.added or len(self.keys) > MAX_REMEMBERED:
             return
         with contextlib.suppress(OSError):
-            _write_atomic(self.path, json.dumps(sorted(self.keys)))
+            write_atomic(self.path, json.dumps(sorted(self.keys)), durable=False)
 
 
 def _file_name(name: str | None) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tools.errors import UserError
+from tools.files import write_atomic
 from tools.images import (
     ImageRef,
     find_image,
@@ -14,7 +15,6 @@ from tools.images import (
     read_images,
     read_text,
     set_image,
-    write_atomic,
 )
 
 NAME = "ghcr.io/example-org/model-api"

@@ -11,7 +11,8 @@ import pytest
 from tests.tools.bump.gitrepo import Remote, git
 from tools.cli import main
 from tools.commands.diff import diff_renders, normalise
-from tools.images import ImageRef, read_text, set_image, write_atomic
+from tools.files import write_atomic
+from tools.images import ImageRef, read_text, set_image
 
 IMAGE = "ghcr.io/example-org/model-api"
 STAGING = "overlays/staging/kustomization.yaml"
