@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tools.errors import EXIT_USAGE, UserError
+from tools.files import write_atomic
 
 if TYPE_CHECKING:
     from service.train import GateDecision, TrainedRun
@@ -374,12 +375,8 @@ def clone(repo: str, revision: str, dest: Path) -> Path:
 
 
 def _write_outputs(directory: Path, values: Mapping[str, str]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
     for name, value in values.items():
-        target = directory / name
-        tmp = target.with_name(f".{name}.tmp")
-        tmp.write_text(value, encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomic(directory / name, value, durable=False)
 
 
 def _metrics_arg(text: str) -> dict[str, float]:
