@@ -5,10 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from pydantic import ValidationError
 
 EXIT_USAGE = 2
+DISTRIBUTION = "mlops-gitops"
+
+
+def version() -> str:
+    """The installed distribution's version (what pip installed)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -17,7 +27,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the MLflow-registered model (MLflow scoring protocol + OIP v2), "
         "or train and register a new version.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="run 'model-api COMMAND --help' for its options",
+    )
     serve = commands.add_parser(
         "serve",
         help="serve the model from MODEL_URI",
@@ -34,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         help="train, log and register a model (see 'model-api train --help')",
         add_help=False,
     )
-    train.add_argument("args", nargs=argparse.REMAINDER)
+    train.add_argument("args", nargs=argparse.REMAINDER, help="the options of model-api train")
     return parser
 
 

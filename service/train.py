@@ -335,7 +335,12 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         metavar="FRACTION",
         help="experiment knob: flip this fraction of the training labels (0.0)",
     )
-    parser.add_argument("--n-estimators", type=int, default=DEFAULT_N_ESTIMATORS)
+    parser.add_argument(
+        "--n-estimators",
+        type=int,
+        default=DEFAULT_N_ESTIMATORS,
+        help=f"trees in the forest ({DEFAULT_N_ESTIMATORS})",
+    )
     parser.add_argument("--model-name", default=MODEL_NAME, help="registered model name")
     parser.add_argument("--alias", default=ALIAS, help="alias moved when the gate passes")
     parser.add_argument(

@@ -10,11 +10,21 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from tools.errors import EXIT_USAGE, UserError
 
 # Module names under tools.commands, in the order `gitops --help` lists them.
 COMMANDS = ("validate", "policy", "bump", "promote", "diff", "analyze", "rehearse", "pipeline")
+DISTRIBUTION = "mlops-gitops"
+
+
+def version() -> str:
+    """The installed distribution's version (what pip installed), not a copy kept in the code."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,11 +42,43 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="gitops",
         description="Validate, release and rehearse the model-api GitOps repository.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        parser_class=_Parser,
+        help="run 'gitops COMMAND --help' for its options",
+    )
     sub.required = True
     for name in (only,) if only else COMMANDS:
         importlib.import_module(f"tools.commands.{name}").add_parser(sub)
+    _add_completion(parser)
     return parser
+
+
+def _add_completion(parser: argparse.ArgumentParser) -> None:
+    """``--print-completion SHELL``: a shell completion script generated from the parser.
+
+    Arguments whose metavar names a folder or a file complete paths of that kind.
+    """
+    try:
+        import shtab
+    except ImportError:  # the option is absent where shtab is not installed
+        return
+    kinds = {"DIR": shtab.DIRECTORY, "FILE": shtab.FILE, "PATH": shtab.FILE}
+    pending = [parser]
+    while pending:
+        current = pending.pop()
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+            elif isinstance(action.metavar, str) and action.metavar in kinds:
+                action.complete = kinds[action.metavar]  # type: ignore[attr-defined]
+    shtab.add_argument_to(
+        parser, ["--print-completion"], help="print a completion script for SHELL and exit"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from service import cli
 from service.settings import ServeSettings
 from tests.service.conftest import REPO
+from tests.support.cli_help import problems
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -84,3 +86,18 @@ def test_serve_without_a_loadable_model_exits_1(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert str(missing) in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_every_option_has_plain_help() -> None:
+    from service import train
+
+    assert problems(cli._parser()) + problems(train.build_parser()) == []
+
+
+def test_version_comes_from_the_installed_distribution(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"model-api {metadata.version('mlops-gitops')}\n"

@@ -79,7 +79,12 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="one measurement per metric; the metric takes that measurement's phase",
     )
-    p.add_argument("--output", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json: one object with every measurement",
+    )
     p.add_argument("--report", metavar="FILE", help="write charts to FILE.html or FILE.png")
     p.set_defaults(func=run)
 

@@ -18,7 +18,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "bump",
         help="set an environment's image tag/digest and open a PR (or push)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Set one environment's image tag and/or digest in overlays/ENV, validate the "
+        "result, and open a pull request (default) or push a commit (--no-pr).",
     )
     p.add_argument("--env", required=True, help="environment (overlays/ENV)")
     p.add_argument("--image", required=True, help="image name, e.g. ghcr.io/example-org/model-api")

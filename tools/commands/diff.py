@@ -236,13 +236,19 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "diff",
         help="diff the rendered manifests of a base revision and the working tree",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Render each affected kustomization at --base and in the working tree with "
+        "real kustomize and show which objects change and how.",
     )
     p.add_argument(
         "paths", nargs="*", metavar="PATH", help="kustomization directories (default: all roots)"
     )
     p.add_argument("--base", default="HEAD", help="revision to compare against (default: HEAD)")
-    p.add_argument("--output", choices=("text", "markdown"), default="text")
+    p.add_argument(
+        "--output",
+        choices=("text", "markdown"),
+        default="text",
+        help="text (default) or markdown for a pull request comment",
+    )
     p.add_argument(
         "--exit-code",
         action="store_true",

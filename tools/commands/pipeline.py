@@ -23,10 +23,15 @@ DEFAULT_NAMESPACE = "ml-training"
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "pipeline", help="render, run locally or submit the training pipeline", description=__doc__
+        "pipeline",
+        help="render, run locally or submit the training pipeline",
+        description="The training pipeline (train, gate, register, build, bump): render its "
+        "Argo Workflows YAML, run it in this process, or submit it to an Argo Server.",
     )
     p.set_defaults(func=run)
-    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub = p.add_subparsers(
+        dest="action", metavar="ACTION", help="run 'gitops pipeline ACTION --help' for its options"
+    )
     sub.required = True
 
     r = sub.add_parser("render", help="write base/training from the Hera definition")
@@ -35,14 +40,35 @@ def add_parser(subparsers: Any) -> None:
 
     lr = sub.add_parser("run", help="run the pipeline in process (--local)")
     lr.add_argument("--local", action="store_true", required=True, help="run in this process")
-    lr.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
-    lr.add_argument("--model-name", default="model-api")
-    lr.add_argument("--seed", type=int, default=42)
-    lr.add_argument("--label-noise", type=float, default=0.0)
-    lr.add_argument("--n-estimators", type=int, default=None)
-    lr.add_argument("--tolerance", type=float, default=0.005)
+    lr.add_argument(
+        "--tracking-uri",
+        default=os.environ.get("MLFLOW_TRACKING_URI"),
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or the embedded ./.mlflow)",
+    )
+    lr.add_argument("--model-name", default="model-api", help="registered model (model-api)")
+    lr.add_argument("--seed", type=int, default=42, help="training seed (42)")
+    lr.add_argument(
+        "--label-noise",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="flip this fraction of the training labels (0.0)",
+    )
+    lr.add_argument(
+        "--n-estimators", type=int, default=None, help="trees in the forest (trainer default)"
+    )
+    lr.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.005,
+        help="quality gate: the candidate's ROC AUC may be this much below the champion's",
+    )
     lr.add_argument("--env", default="staging", help="environment the bump targets")
-    lr.add_argument("--image", default="ghcr.io/example-org/model-api")
+    lr.add_argument(
+        "--image",
+        default="ghcr.io/example-org/model-api",
+        help="image name the bump writes (ghcr.io/example-org/model-api)",
+    )
     lr.add_argument(
         "--digest", help="digest of an image already built for this model (skips build-image)"
     )
@@ -53,10 +79,22 @@ def add_parser(subparsers: Any) -> None:
     )
     mode = lr.add_mutually_exclusive_group()
     mode.add_argument(
-        "--dry-run", dest="mode", action="store_const", const="dry-run", help="(default)"
+        "--dry-run",
+        dest="mode",
+        action="store_const",
+        const="dry-run",
+        help="plan the bump, change nothing (default)",
     )
-    mode.add_argument("--no-pr", dest="mode", action="store_const", const="no-pr")
-    mode.add_argument("--pr", dest="mode", action="store_const", const="pr")
+    mode.add_argument(
+        "--no-pr",
+        dest="mode",
+        action="store_const",
+        const="no-pr",
+        help="bump as a direct commit to the base branch",
+    )
+    mode.add_argument(
+        "--pr", dest="mode", action="store_const", const="pr", help="bump as a pull request"
+    )
     lr.set_defaults(mode="dry-run")
     lr.add_argument("--repo-dir", default=".", help="checkout that gitops bump edits")
 
@@ -65,8 +103,14 @@ def add_parser(subparsers: Any) -> None:
         "--argo-server", default=os.environ.get("ARGO_SERVER"), help="e.g. https://argo:2746"
     )
     s.add_argument("--token", default=None, help="bearer token (default: $ARGO_TOKEN)")
-    s.add_argument("--namespace", default=DEFAULT_NAMESPACE)
-    s.add_argument("--template", default="model-training")
+    s.add_argument(
+        "--namespace",
+        default=DEFAULT_NAMESPACE,
+        help=f"namespace of the WorkflowTemplate ({DEFAULT_NAMESPACE})",
+    )
+    s.add_argument(
+        "--template", default="model-training", help="WorkflowTemplate name (model-training)"
+    )
     s.add_argument(
         "-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
         help="override a workflow parameter (repeatable)",
@@ -74,7 +118,9 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument(
         "--insecure", action="store_true", help="do not verify the server's TLS certificate"
     )
-    s.add_argument("--timeout", type=float, default=30.0)
+    s.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="HTTP timeout (30)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

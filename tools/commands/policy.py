@@ -18,17 +18,42 @@ from tools.validate.samples import check_samples
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("policy", help="work with the Rego policies")
-    sub = p.add_subparsers(dest="policy_command", metavar="ACTION")
+    p = subparsers.add_parser(
+        "policy", help="work with the Rego policies", description="Work with the Rego policies."
+    )
+    sub = p.add_subparsers(
+        dest="policy_command",
+        metavar="ACTION",
+        help="run 'gitops policy ACTION --help' for its options",
+    )
     sub.required = True
     t = sub.add_parser(
         "test",
         help="run the *_test.rego unit tests and check the allowed/disallowed samples",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Run the Rego unit tests (*_test.rego, like opa test) and check every policy "
+        "folder's allowed/disallowed sample manifests. A policy folder without tests fails.",
     )
-    t.add_argument("policy_dirs", nargs="*", type=Path, metavar="DIR")
-    t.add_argument("--data", action="append", type=Path, default=[], metavar="FILE")
-    t.add_argument("--no-samples", dest="samples", action="store_false")
+    t.add_argument(
+        "policy_dirs",
+        nargs="*",
+        type=Path,
+        metavar="DIR",
+        help="policy folder (repeatable; default: the configured policy-dirs)",
+    )
+    t.add_argument(
+        "--data",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="policy data file (JSON/YAML; repeatable); replaces the configured data files",
+    )
+    t.add_argument(
+        "--no-samples",
+        dest="samples",
+        action="store_false",
+        help="run only the Rego unit tests, not the allowed/disallowed samples",
+    )
     t.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
     t.add_argument(
         "--engine",
@@ -43,7 +68,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="PACKAGE",
         help="package whose rules the samples are checked against (repeatable; default main)",
     )
-    t.add_argument("--all-namespaces", action="store_true", default=None)
+    t.add_argument(
+        "--all-namespaces",
+        action="store_true",
+        default=None,
+        help="check the samples against the rules of every package",
+    )
     t.add_argument(
         "--rego-version",
         choices=REGO_VERSIONS,

@@ -27,7 +27,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "promote",
         help="copy the image reference of one environment into another (PR or push)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Copy the exact image reference (digest, and tag if any) that one environment "
+        "runs on the base branch into another, as a pull request (default) or a commit.",
     )
     p.add_argument("--from", dest="source", required=True, metavar="ENV", help="e.g. staging")
     p.add_argument("--to", dest="target", required=True, metavar="ENV", help="e.g. production")

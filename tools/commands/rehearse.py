@@ -27,7 +27,9 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "rehearse",
         help="rehearse a canary analysis locally (Prometheus + stable and canary APIs)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Rehearse a whole canary analysis on this machine (loopback only): "
+        "Prometheus, a stable and a canary API, 90/10 load and the repository's "
+        "AnalysisTemplates, scaled down. Exit 0 when every scenario ends as it should.",
     )
     p.add_argument(
         "--scenario",
@@ -46,7 +48,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--warmup", type=float, default=12.0, help="seconds of load before analysis (12)"
     )
-    p.add_argument("--output", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json: one object per scenario",
+    )
     p.add_argument("--report", metavar="DIR", help="write one HTML report per scenario here")
     p.set_defaults(func=run)
 

@@ -133,7 +133,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         dest="run_rule_tests",
         action="store_false",
         default=None,
-        help="skip `promtool test rules` (rule syntax is still checked)",
+        help="skip the promtool rule unit tests (rule syntax is still checked)",
     )
     p.add_argument(
         "--no-cache",
