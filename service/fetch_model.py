@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from service.model import ModelLoadError, fetch_model
+from service.model import fetch_model
+from service.predictor import ModelLoadError
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 :func:`load_predictor` accepts ``models:/name@alias``, ``models:/name/version``, ``runs:/...``
 (or any other URI MLflow can download) and a local MLflow model directory. It resolves and
 downloads the model and reads ``MLmodel`` (signature -> :class:`Column`, registry facts ->
-:class:`ModelInfo`); :meth:`load` then builds the runtime and runs a warm-up prediction.
+:class:`ModelInfo`); :meth:`load` then builds the runtime (the data plane warms it up).
 
 * ``model.onnx`` present (``train`` stores it in every logged model) -> ONNX Runtime with one
   intra-op thread and sequential execution: for one-row requests, thread hand-offs cost more
@@ -31,16 +31,12 @@ import numpy.typing as npt
 import yaml
 
 from service import onnx_export
-from service.predictor import Column, ModelInfo, Prediction, Predictor
+from service.predictor import Column, ModelInfo, ModelLoadError, Prediction, Predictor
 
 MLMODEL = "MLmodel"
 # Written next to MLmodel by fetch_model(): the registry facts a bare directory cannot know.
 SOURCE_FILE = "model-source.json"
 SUPPORTED_COLUMN_TYPES = frozenset({"double", "float", "long", "integer", "boolean"})
-
-
-class ModelLoadError(Exception):
-    """The model cannot be resolved, downloaded, read or run; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ class _Origin:
 
 
 class _BasePredictor:
-    """Shared state: where the model lives, what it expects, and whether it is warm."""
+    """Shared state: where the model lives, what it expects, and whether it is loaded."""
 
     runtime = ""
 
@@ -66,20 +62,16 @@ class _BasePredictor:
         self._loaded = False
 
     def load(self) -> None:
-        """Build the runtime (once) and run a warm-up prediction on the input example."""
+        """Build the runtime (once); the data plane runs the warm-up prediction."""
+        if self._loaded:
+            return
         try:
-            if not self._loaded:
-                self._open()
-                self._loaded = True
-            warm = self.predict(_warmup_rows(self.directory, self.columns))
+            self._open()
         except ModelLoadError:
             raise
         except Exception as exc:
             raise ModelLoadError(f"cannot load model {self.info.uri}: {exc}") from exc
-        if warm.labels.shape != warm.probabilities.shape or not np.all(
-            np.isfinite(warm.probabilities)
-        ):
-            raise ModelLoadError(f"model {self.info.uri}: warm-up prediction is malformed")
+        self._loaded = True
 
     def _open(self) -> None:
         raise NotImplementedError
@@ -360,17 +352,3 @@ def _reason(exc: BaseException, tracking_uri: str | None) -> str:
 
         return f"cannot reach the MLflow tracking server at {resolve_tracking_uri(tracking_uri)}"
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _warmup_rows(directory: Path, columns: Sequence[Column]) -> npt.NDArray[np.float64]:
-    """The logged input example in column order, else one row of zeros."""
-    example = directory / "input_example.json"
-    try:
-        data = json.loads(example.read_text(encoding="utf-8"))
-        index = {name: i for i, name in enumerate(data["columns"])}
-        rows = [[float(row[index[c.name]]) for c in columns] for row in data["data"]]
-        if rows:
-            return np.asarray(rows, dtype=np.float64)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return np.zeros((1, len(columns)), dtype=np.float64)

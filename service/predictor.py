@@ -16,6 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 
+class ModelLoadError(Exception):
+    """The model cannot be resolved, downloaded, read, run or warmed up; the message says why.
+
+    Raised by the runtime (:mod:`service.model`) and by the data plane's warm-up; the server
+    then refuses to start.
+    """
+
+
 @dataclass(frozen=True)
 class Column:
     """One input column of the model signature (MLflow type names: double, float, long, ...)."""
@@ -51,7 +59,7 @@ class Predictor(Protocol):
     columns: Sequence[Column]
 
     def load(self) -> None:
-        """Load the model and run a warm-up prediction; raise on failure."""
+        """Build the runtime (the data plane then warms it up once); raise on failure."""
 
     def predict(self, features: npt.NDArray[np.float64]) -> Prediction:
         """Predict a validated ``(rows, len(columns))`` float64 matrix."""

@@ -36,9 +36,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from service import logging as json_logging
-from service.app import ModelLoadError, create_app, load_failure, model_state
+from service.app import create_app, data_plane
 from service.auth import TokenError
-from service.predictor import Predictor
+from service.dataplane import load_failure
+from service.predictor import ModelLoadError, Predictor
 from service.protocol.schema import SchemaError
 from service.settings import ServeSettings
 
@@ -92,7 +93,7 @@ def build_app(settings: ServeSettings, predictor_factory: str) -> FastAPI:
     factory = import_factory(predictor_factory)
     try:
         app = create_app(settings, factory(settings))
-        model_state(app).load(settings.model_uri)
+        data_plane(app).load(settings.model_uri)
     except (ModelLoadError, TokenError, SchemaError) as exc:
         raise StartupError(str(exc)) from exc
     except Exception as exc:  # whatever the model runtime raises while resolving the model
@@ -141,10 +142,10 @@ def serve_app(app: FastAPI, settings: ServeSettings, sock: socket.socket) -> int
         timeout_graceful_shutdown=max(1, round(settings.graceful_timeout)),
         timeout_keep_alive=max(1, round(settings.keepalive_timeout)),
     )
-    state = model_state(app)
+    plane = data_plane(app)
 
     def on_drain() -> None:
-        state.draining = True
+        plane.draining = True
 
     server = DrainingServer(config, drain_seconds=settings.drain_seconds, on_drain=on_drain)
     signal.signal(signal.SIGTERM, _after_shutdown)

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service import auth
-from service.app import ModelLoadError, create_app, model_state
-from service.predictor import Prediction
+from service.app import create_app, data_plane
+from service.predictor import ModelLoadError, Prediction
 from tests.service.conftest import settings, split_body
 from tests.service.fakes import FEATURES, ROW, LinearPredictor
 
@@ -218,18 +218,18 @@ def test_not_ready_until_loaded_but_live() -> None:
     assert client.post("/invocations", json=split_body()).status_code == 503
     assert client.post("/v2/models/model-api/infer", json={}).status_code == 503
     assert "model_api_model_loaded 0.0" in client.get("/metrics").text
-    model_state(app).load("models:/x")
+    data_plane(app).load("models:/x")
     assert client.get("/ping").status_code == 200
     assert "model_api_model_loaded 1.0" in client.get("/metrics").text
-    model_state(app).load("models:/x")
+    data_plane(app).load("models:/x")
     assert predictor.loads == 1
 
 
 def test_load_failure_is_a_clear_error() -> None:
     app = create_app(settings(), LinearPredictor(fail_load="registry unreachable"))
     with pytest.raises(ModelLoadError, match=r"models:/model-api@champion: registry unreachable"):
-        model_state(app).load("models:/model-api@champion")
-    assert not model_state(app).ready
+        data_plane(app).load("models:/model-api@champion")
+    assert not data_plane(app).ready
 
 
 def test_warm_up_checks_the_prediction_shape() -> None:
@@ -238,7 +238,7 @@ def test_warm_up_checks_the_prediction_shape() -> None:
             return Prediction(np.zeros(2, dtype=np.int64), np.zeros(3))
 
     with pytest.raises(ModelLoadError, match="wrong shape"):
-        model_state(create_app(settings(), Wrong())).load("m")
+        data_plane(create_app(settings(), Wrong())).load("m")
 
 
 # --- bearer token -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.generation import GenerationMode
 
-from service.app import create_app, model_state
+from service.app import create_app, data_plane
 from tests.service.conftest import settings as serve_settings
 from tests.service.fakes import LinearPredictor
 
@@ -21,7 +21,7 @@ EXAMPLES_PER_OPERATION = 25
 def api_schema() -> schemathesis.schemas.BaseSchema:
     """The schema of a loaded app (built at collection: schemathesis parametrizes from it)."""
     app = create_app(serve_settings(max_body_bytes=16 * 1024), LinearPredictor())
-    model_state(app).load("models:/model-api@champion")
+    data_plane(app).load("models:/model-api@champion")
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     schema.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from service.model import ModelLoadError, SklearnPredictor, fetch_model, load_predictor
-from service.predictor import Predictor
+from service.model import SklearnPredictor, fetch_model, load_predictor
+from service.predictor import ModelLoadError, Predictor
 from tests.service.trained_model import TrainedStore, trained_store
 
 

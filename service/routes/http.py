@@ -1,0 +1,141 @@
+"""What the route modules share: the direct route class, the bounded body reader, responses.
+
+Error responses come in two shapes (:func:`service.errors.mlflow_body` and
+:func:`service.errors.oip_body`); :func:`error_for_path` picks the one of the route family a
+path belongs to, for errors raised outside the handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+import starlette.routing
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+
+from service import errors
+from service.auth import BearerAuth
+from service.errors import ApiError
+
+JSON = "application/json"
+Endpoint = Callable[..., Coroutine[Any, Any, Response]]
+Authorize = Callable[[Request], None]
+
+
+class DirectRoute(APIRoute):
+    """An APIRoute whose handler passes the Request (and path parameters) straight through.
+
+    FastAPI still documents the route in OpenAPI, but skips per-request dependency solving and
+    response serialization, which the inference endpoints do not use: they read the raw body
+    themselves and return a finished Response. On one-row requests this is a large share of
+    the per-request cost (see docs/SERVICE.md, Performance design). FastAPI documents custom
+    ``route_class`` handlers as an extension point.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        # Starlette's plain request/response adapter: FastAPI's adds two AsyncExitStacks per
+        # request for dependencies with ``yield``, which these routes do not have.
+        self.app = starlette.routing.request_response(self.get_route_handler())
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(request, **request.path_params)
+            return response
+
+        return handler
+
+
+def inference_route(
+    app: FastAPI, path: str, *, tags: list[str], summary: str, body: dict[str, Any]
+) -> Callable[[Endpoint], Endpoint]:
+    """Register a POST inference endpoint as a :class:`DirectRoute` on the app's own router.
+
+    (An included router would be one more level of matching per request.)
+    """
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        app.router.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            tags=list(tags),
+            summary=summary,
+            openapi_extra={"requestBody": body},
+            route_class_override=DirectRoute,
+        )
+        return endpoint
+
+    return register
+
+
+def authorizer(auth: BearerAuth | None) -> Authorize:
+    """The bearer-token check of the inference routes (a no-op without a token file)."""
+
+    def authorize(request: Request) -> None:
+        if auth is not None:
+            header = request.headers.get("authorization")
+            auth.check(None if header is None else header.encode("latin-1"))
+
+    return authorize
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes.
+
+    ``Content-Length`` is checked before reading; chunked bodies are counted while they arrive.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise errors.bad_request("invalid Content-Length header")
+        if int(declared) > limit:
+            raise errors.body_too_large(limit)
+    # Common case first: the whole body in one ASGI message.
+    message = await request.receive()
+    first: bytes = message.get("body", b"")
+    if len(first) > limit:
+        raise errors.body_too_large(limit)
+    if not message.get("more_body", False) or message["type"] != "http.request":
+        return first
+    chunks = [first]
+    size = len(first)
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_response(payload: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=JSON)
+
+
+def mlflow_error(error: ApiError) -> Response:
+    """``error`` in the MLflow scoring protocol's shape."""
+    return Response(errors.mlflow_body(error), error.status, _error_headers(error), media_type=JSON)
+
+
+def oip_error(error: ApiError) -> Response:
+    """``error`` in the Open Inference Protocol's shape."""
+    return Response(errors.oip_body(error), error.status, _error_headers(error), media_type=JSON)
+
+
+def error_for_path(path: str, error: ApiError) -> Response:
+    """``error`` in the protocol of the route family ``path`` belongs to."""
+    return oip_error(error) if path.startswith("/v2") else mlflow_error(error)
+
+
+def _error_headers(error: ApiError) -> dict[str, str] | None:
+    if error.status == 401:
+        return {"www-authenticate": "Bearer"}
+    if error.status == 413:
+        # The rest of the body stays unread: do not reuse the connection.
+        return {"connection": "close"}
+    return None

@@ -1,0 +1,63 @@
+"""MLflow scoring protocol routes: ``/ping``, ``/health``, ``/version``, ``POST /invocations``.
+
+Answers as ``mlflow models serve`` does; errors in MLflow's ``{"error_code", "message"}`` shape.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from service.dataplane import DataPlane, not_ready
+from service.errors import ApiError
+from service.protocol import mlflow, openapi
+from service.routes.http import JSON, Authorize, inference_route, mlflow_error, read_body
+
+
+def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limit: int) -> None:
+    """Register the MLflow scoring routes on ``app``; bodies above ``limit`` bytes get 413."""
+    version_text = mlflow_version()
+
+    @app.get("/ping", tags=["mlflow"], summary="Readiness (MLflow): 200 once the model is loaded")
+    @app.get("/health", tags=["mlflow"], summary="Same as /ping")
+    async def ping() -> Response:
+        if (error := plane.unavailable()) is not None:
+            return mlflow_error(error)
+        return Response(b"\n", media_type=JSON)
+
+    @app.get("/version", tags=["mlflow"], summary="The MLflow version, as mlflow models serve")
+    async def version() -> Response:
+        return Response(version_text.encode(), media_type=JSON)
+
+    @inference_route(
+        app,
+        "/invocations",
+        tags=["mlflow"],
+        summary="Predict (MLflow scoring protocol): JSON, CSV or Parquet in, predictions out",
+        body=openapi.INVOCATIONS_BODY,
+    )
+    async def invocations(request: Request) -> Response:
+        try:
+            authorize(request)
+            schema = plane.schema
+            if schema is None:
+                raise not_ready()
+            media = mlflow.media_type(request.headers.get("content-type"))
+            body = await read_body(request, limit)
+            matrix = mlflow.parse(media, body, schema)
+        except ApiError as error:
+            return mlflow_error(error)
+        prediction = await plane.predict(matrix)
+        return Response(mlflow.predictions_body(prediction.labels), media_type=JSON)
+
+
+def mlflow_version() -> str:
+    """``GET /version``: the MLflow version if installed, as ``mlflow models serve`` answers."""
+    for distribution in ("mlflow-skinny", "mlflow", "mlops-gitops"):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"

@@ -1,0 +1,109 @@
+"""Open Inference Protocol v2 routes (KServe, MLServer, Triton): health, metadata, infer.
+
+Errors in the protocol's ``{"error": ...}`` shape.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from service import errors
+from service.dataplane import DataPlane
+from service.errors import ApiError
+from service.protocol import mlflow, oip, openapi
+from service.routes.http import (
+    JSON,
+    Authorize,
+    inference_route,
+    json_response,
+    oip_error,
+    read_body,
+)
+
+
+def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limit: int) -> None:
+    """Register the v2 routes on ``app``; bodies above ``limit`` bytes get 413.
+
+    The server metadata names the server (the app's title and version), not the model.
+    """
+    server = orjson.dumps({"name": app.title, "version": app.version, "extensions": []})
+    live_body = orjson.dumps({"live": True})
+    ready_body = orjson.dumps({"ready": True})
+
+    @app.get("/v2", tags=["v2"], summary="Server metadata")
+    async def server_metadata() -> Response:
+        return Response(server, media_type=JSON)
+
+    @app.get("/v2/health/live", tags=["v2"], summary="Liveness: the process answers")
+    async def live() -> Response:
+        return Response(live_body, media_type=JSON)
+
+    @app.get("/v2/health/ready", tags=["v2"], summary="Readiness: the model is loaded")
+    async def ready() -> Response:
+        if (error := plane.unavailable()) is not None:
+            return oip_error(error)
+        return Response(ready_body, media_type=JSON)
+
+    @app.get("/v2/models/{model_name}", tags=["v2"], summary="Model metadata")
+    @app.get("/v2/models/{model_name}/versions/{model_version}", tags=["v2"])
+    async def model_metadata(model_name: str, model_version: str | None = None) -> Response:
+        try:
+            schema = plane.model(model_name, model_version)
+        except ApiError as error:
+            return oip_error(error)
+        info = plane.info
+        return json_response(
+            oip.metadata(name=info.name, version=info.version, platform=info.runtime, schema=schema)
+        )
+
+    @app.get("/v2/models/{model_name}/ready", tags=["v2"], summary="Model readiness")
+    @app.get("/v2/models/{model_name}/versions/{model_version}/ready", tags=["v2"])
+    async def model_ready(model_name: str, model_version: str | None = None) -> Response:
+        try:
+            plane.model_ready(model_name, model_version)
+        except ApiError as error:
+            return oip_error(error)
+        return json_response({"name": model_name, "ready": True})
+
+    @inference_route(
+        app,
+        "/v2/models/{model_name}/infer",
+        tags=["v2"],
+        summary="Predict (Open Inference Protocol v2)",
+        body=openapi.INFER_BODY,
+    )
+    @inference_route(
+        app,
+        "/v2/models/{model_name}/versions/{model_version}/infer",
+        tags=["v2"],
+        summary="Predict (Open Inference Protocol v2), one model version",
+        body=openapi.INFER_BODY,
+    )
+    async def infer(
+        request: Request, model_name: str, model_version: str | None = None
+    ) -> Response:
+        try:
+            authorize(request)
+            schema = plane.model(model_name, model_version)
+            content_type = request.headers.get("content-type")
+            if (
+                content_type is not None
+                and mlflow.media_type(content_type) is not mlflow.Media.JSON
+            ):
+                raise errors.unsupported_media_type("the v2 inference API takes application/json")
+            parsed = oip.parse_infer(await read_body(request, limit), schema)
+        except ApiError as error:
+            return oip_error(error)
+        prediction = await plane.predict(parsed.matrix)
+        info = plane.info
+        body = oip.infer_body(
+            model_name=info.name,
+            model_version=info.version,
+            request_id=parsed.id,
+            outputs=parsed.outputs,
+            labels=prediction.labels,
+            probabilities=prediction.probabilities,
+        )
+        return Response(body, media_type=JSON)
