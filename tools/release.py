@@ -14,13 +14,13 @@ import difflib
 import os
 import re
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tools import kustomize
 from tools.commands.diff import KustomizationDiff, ObjectDiff, diff_renders, format_markdown
+from tools.config import load_section
 from tools.errors import EXIT_FINDINGS, UserError
 from tools.files import write_atomic
 from tools.git import Git, GitError, PushStatus, temporary_worktree
@@ -46,7 +46,7 @@ DEFAULT_PUSH_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class BumpConfig:
-    """``[tool.gitops.bump]`` of the repository's pyproject.toml."""
+    """The ``bump`` table of the repository's configuration (tools/config.py)."""
 
     require_digest: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_REQUIRE_DIGEST))
     push_attempts: int = DEFAULT_PUSH_ATTEMPTS
@@ -57,27 +57,17 @@ class BumpConfig:
 
 
 def load_config(repo_root: Path) -> BumpConfig:
-    path = repo_root / "pyproject.toml"
-    if not path.is_file():
-        return BumpConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"{path}: cannot read: {exc}") from exc
-    table: Any = data.get("tool", {}).get("gitops", {}).get("bump", {})
-    if not isinstance(table, dict):
-        raise UserError(f"{path}: [tool.gitops.bump] must be a table")
+    """``[bump]`` of .gitops.toml or ``[tool.gitops.bump]`` of pyproject.toml (tools/config.py)."""
+    table = load_section(repo_root, "bump", ("require-digest", "push-attempts", "labels"))
     require = table.get("require-digest", DEFAULT_REQUIRE_DIGEST)
     if not isinstance(require, dict) or not all(isinstance(v, bool) for v in require.values()):
-        raise UserError(
-            f"{path}: [tool.gitops.bump] require-digest must map environments to booleans"
-        )
+        raise table.error("require-digest", "must map environments to booleans")
     attempts = table.get("push-attempts", DEFAULT_PUSH_ATTEMPTS)
     if not isinstance(attempts, int) or not 1 <= attempts <= 20:
-        raise UserError(f"{path}: [tool.gitops.bump] push-attempts must be an integer 1-20")
+        raise table.error("push-attempts", "must be an integer 1-20")
     labels = table.get("labels", ["gitops"])
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise UserError(f"{path}: [tool.gitops.bump] labels must be a list of strings")
+        raise table.error("labels", "must be a list of strings")
     return BumpConfig({str(k): bool(v) for k, v in require.items()}, attempts, tuple(labels))
 
 

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from tools.config import CONFIG_FILE, PYPROJECT
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from tools.validate import load_options, validate_paths
 from tools.validate.policies import ENGINES, REGO_VERSIONS
@@ -15,10 +16,11 @@ from tools.validate.reporters import FORMATS, render
 
 
 def repo_root() -> Path:
-    """The repository this command runs in: nearest parent with pyproject.toml or .git."""
+    """The repository this command runs in: nearest parent with a config file or .git."""
     here = Path.cwd().resolve()
+    markers = (CONFIG_FILE, PYPROJECT, ".git")
     for candidate in (here, *here.parents):
-        if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
+        if any((candidate / marker).exists() for marker in markers):
             return candidate
     return here
 

@@ -1,8 +1,8 @@
-"""Options of a validation run, read from ``[tool.gitops.validate]`` in pyproject.toml.
+"""Options of a validation run, read from ``[validate]`` in .gitops.toml or pyproject.toml.
 
-Keys (all optional; paths relative to the repository root)::
+Keys (all optional; paths relative to the repository root; see tools/config.py for the files)::
 
-    [tool.gitops.validate]
+    [validate]                        # [tool.gitops.validate] in pyproject.toml
     kubernetes-version = "1.33"
     crd-dirs = ["../shared/crds"]   # a configured dir that is missing only gives a warning
     crd-urls = ["https://raw.githubusercontent.com/.../crd.yaml"]   # pinned, fetched once, cached
@@ -20,15 +20,30 @@ flags replace the configured value.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.config import Section, load_section
 from tools.errors import UserError
 from tools.validate.policies import ENGINES, REGO_VERSIONS, PolicySet, load_policies
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
+# Every key of the [validate] table; anything else is an error naming the closest of these.
+KEYS = (
+    "kubernetes-version",
+    "crd-dirs",
+    "crd-urls",
+    "policy-dirs",
+    "data-files",
+    "ignore-missing-schemas",
+    "engine",
+    "rego-version",
+    "namespaces",
+    "all-namespaces",
+    "rule-tests",
+    "repo-urls",
+)
 
 
 def default_cache_dir() -> Path:
@@ -62,26 +77,12 @@ class ValidateOptions:
     policy_cache: bool = True  # reuse policy results of unchanged objects (policycache.py)
 
 
-def _table(repo_root: Path) -> dict[str, Any]:
-    pyproject = repo_root / "pyproject.toml"
-    if not pyproject.is_file():
-        return {}
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"{pyproject}: cannot read [tool.gitops.validate]: {exc}") from exc
-    table = data.get("tool", {}).get("gitops", {}).get("validate", {})
-    if not isinstance(table, dict):
-        raise UserError(f"{pyproject}: [tool.gitops.validate] must be a table")
-    return table
-
-
-def _str_list(table: dict[str, Any], key: str) -> list[str]:
+def _str_list(table: Section, key: str) -> list[str]:
     value = table.get(key, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UserError(f"pyproject.toml: [tool.gitops.validate] {key} must be a list of strings")
+        raise table.error(key, "must be a list of strings")
     return list(value)
 
 
@@ -99,11 +100,15 @@ _REPLACED = frozenset({"policy_dirs", "data_files", "namespaces"})
 def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
     """Options from the repository config, then *overrides* (list fields are appended to)."""
     repo_root = Path(repo_root).resolve()
-    table = _table(repo_root)
+    table = load_section(repo_root, "validate", KEYS)
     options = ValidateOptions(repo_root=repo_root)
-    options.kubernetes_version = check_version(
-        str(table.get("kubernetes-version", DEFAULT_KUBERNETES_VERSION))
-    )
+    version = str(table.get("kubernetes-version", DEFAULT_KUBERNETES_VERSION))
+    try:
+        options.kubernetes_version = check_version(version)
+    except UserError:
+        raise table.error(
+            "kubernetes-version", f"{version!r}: expected MAJOR.MINOR such as 1.33"
+        ) from None
     for raw in _str_list(table, "crd-dirs"):
         path = (repo_root / raw).resolve()
         (options.crd_dirs if path.is_dir() else options.missing_config_dirs).append(path)
@@ -117,18 +122,12 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
     options.engine = str(table.get("engine", "auto"))
     options.rego_version = str(table.get("rego-version", "v1"))
     if options.rego_version not in REGO_VERSIONS:
-        raise UserError(
-            f"pyproject.toml: [tool.gitops.validate] rego-version {options.rego_version!r}: "
-            "expected v1 or v0"
-        )
+        raise table.error("rego-version", f"{options.rego_version!r}: expected v1 or v0")
     if "namespaces" in table:
         options.namespaces = _str_list(table, "namespaces")
     options.all_namespaces = bool(table.get("all-namespaces", False))
     if options.engine not in ENGINES:
-        raise UserError(
-            f"pyproject.toml: [tool.gitops.validate] engine {options.engine!r}: "
-            f"expected one of {', '.join(ENGINES)}"
-        )
+        raise table.error("engine", f"{options.engine!r}: expected one of {', '.join(ENGINES)}")
     rule_tests = table.get("rule-tests", "tests/rules")
     options.rule_tests_dir = (repo_root / str(rule_tests)).resolve()
     for key, value in overrides.items():
