@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import json
 from typing import Any
 
 import numpy as np
@@ -92,10 +93,7 @@ def parse(media: Media, body: bytes, schema: InputSchema) -> Matrix:
 
 
 def parse_json(body: bytes, schema: InputSchema) -> Matrix:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"the body is not valid JSON: {str(exc)[:120]}") from None
+    document = load_json(body)
     if not isinstance(document, dict):
         raise bad_request(
             f"the body must be a JSON object with exactly one of the keys {_KEYS_TEXT}; "
@@ -113,11 +111,35 @@ def parse_json(body: bytes, schema: InputSchema) -> Matrix:
         return _split(value, schema)
     if key == "dataframe_records":
         return records_to_matrix(value, schema, where=key)
-    if key == "instances":
-        return _instances(value, schema, where=key)
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # {column: [values]} or {column: scalar}, under either key
         return columns_to_matrix(value, schema, where=key)
     return _instances(value, schema, where=key)
+
+
+# Tokens that Python's json module (which MLflow's server and client use) reads and writes for
+# non-finite floats, and that strict JSON parsers such as orjson refuse.
+_NON_FINITE = (b"NaN", b"Infinity")
+
+
+def load_json(body: bytes) -> Any:
+    """Decode a JSON body; ``NaN``/``Infinity``/``-Infinity`` literals are accepted like MLflow.
+
+    MLflow's ``ScoringServerClient`` serializes a DataFrame holding NaN with ``json.dumps``,
+    which writes the bare literal ``NaN``. orjson (the fast path) refuses it, so only a body
+    that orjson refuses *and* that contains one of those tokens is decoded a second time with
+    the standard library, which maps them to floats; the values are then judged by the
+    signature's null/NaN policy like any other. Valid JSON never pays for the fallback.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        error = exc
+    if any(token in body for token in _NON_FINITE):
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            pass
+    raise bad_request(f"the body is not valid JSON: {str(error)[:120]}") from None
 
 
 def _wrong_keys_message(document: dict[str, Any], present: list[str]) -> str:

@@ -25,6 +25,8 @@ _BOOLEAN_TYPES = frozenset({"boolean"})
 _KNOWN_TYPES = _FLOAT_TYPES | _INTEGER_TYPES | _BOOLEAN_TYPES
 # How many names an error message lists before it says "and N more".
 _NAMES_SHOWN = 5
+# A column the request does not give (distinct from a column given as null).
+_ABSENT = object()
 
 
 class SchemaError(ValueError):
@@ -200,40 +202,71 @@ def records_to_matrix(records: object, schema: InputSchema, *, where: str) -> Ma
         try:
             rows.append([record.get(n) if optional else record[n] for n in names])
         except KeyError:
-            missing = schema.missing(record)
-            unexpected = [k for k in record if k not in schema.index]
-            raise missing_columns(missing, unexpected, schema) from None
+            raise _record_lacks(records, i, schema, where) from None
     return rows_to_matrix(rows, schema, labels=names, positions=None, where=where)
 
 
+def _record_lacks(records: list[Any], i: int, schema: InputSchema, where: str) -> ApiError:
+    """The error for record ``i`` lacking required keys: which row lacks which column.
+
+    pandas (and so MLflow) fills a key missing from one record with NaN; here a required column
+    takes finite numbers only, so the row is refused, and the message says which row lacks which
+    column (and which keys of that row the model does not know, since a typo shows up as both).
+    """
+    record = records[i]
+    missing = schema.missing(record)
+    unexpected = [k for k in record if k not in schema.index]
+    others = [other for other in records if isinstance(other, dict)]
+    if all(name not in other for other in others for name in missing):
+        return missing_columns(missing, unexpected, schema)  # no row has them: a column is missing
+    message = f"{where}[{i}] (row {i}) lacks required column(s) {name_list(missing)}"
+    if unexpected:
+        message += f"; it has unexpected key(s) {name_list(unexpected)}"
+    return invalid_value(message + "; other rows have them")
+
+
 def columns_to_matrix(columns: Mapping[str, object], schema: InputSchema, *, where: str) -> Matrix:
-    """Turn ``{column: [values]}`` into the model matrix (unused columns ignored)."""
+    """Turn ``{column: [values]}`` into the model matrix (unused columns ignored).
+
+    A column given as one scalar instead of a list is broadcast to the length of the list
+    columns, and when every column is a scalar the request is one row: that is what pandas
+    makes of such a dict in MLflow, and what ``convert_input_example_to_serving_input``
+    produces from a dict input example (``{"inputs": {column: value}}``).
+    """
     missing = schema.missing(columns)
     if missing:
         raise missing_columns(missing, [k for k in columns if k not in schema.index], schema)
     length: int | None = None
-    vectors: list[list[Any] | None] = []
+    vectors: list[list[Any] | object] = []
     for name in schema.names:
-        values = columns.get(name)
-        if name not in columns:
-            vectors.append(None)
-            continue
-        if not isinstance(values, list):
-            raise bad_request(
-                f"{where}[{name!r}] must be a list of values, got {json_type(values)}"
-            )
-        if length is None:
-            length = len(values)
-        elif len(values) != length:
-            raise bad_request(
-                f"{where}: column {name!r} has {len(values)} values, earlier columns have {length}"
-            )
+        values = columns.get(name, _ABSENT)
+        if values is not _ABSENT and not isinstance(values, list):
+            if isinstance(values, dict):
+                raise bad_request(
+                    f"{where}[{name!r}] must be a list of values or one value, got an object"
+                )
+        elif isinstance(values, list):
+            if length is None:
+                length = len(values)
+            elif len(values) != length:
+                raise bad_request(
+                    f"{where}: column {name!r} has {len(values)} values, "
+                    f"earlier columns have {length}"
+                )
         vectors.append(values)
+    if length is None:  # only scalars (or nothing): one row
+        length = 1 if any(values is not _ABSENT for values in vectors) else 0
     if not length:
         raise invalid_value(f"empty batch: {where} has no rows")
     matrix = np.full((length, schema.width), np.nan)
     for position, values in enumerate(vectors):
-        if values is None:
+        if values is _ABSENT:
+            continue
+        if not isinstance(values, list):
+            problem = cell_problem(values)
+            if problem is not None:
+                raise bad_request(f"column {schema.names[position]!r}: {problem}")
+            matrix[:, position] = np.nan if values is None else float(values)  # type: ignore[arg-type]
             continue
         try:
             column = np.array(values, dtype=np.float64)
