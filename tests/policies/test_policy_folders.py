@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tools.cli import main
-from tools.validate.policies import RULE_HEAD
+from tools.validate.checks.policies import RULE_HEAD
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 FOLDERS = sorted(

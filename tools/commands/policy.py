@@ -6,13 +6,14 @@ Every policy folder must have a ``*_test.rego``; a folder without tests fails th
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from tools.commands.validate import repo_root
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
+from tools.validate.checks.policies import ENGINES, REGO_VERSIONS, resolve_engine
 from tools.validate.options import load_options, load_policy_set
-from tools.validate.policies import ENGINES, REGO_VERSIONS, resolve_engine
 from tools.validate.policytest import run_tests
 from tools.validate.samples import check_samples
 
@@ -112,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     root = options.repo_root
 
     def shown(path: Path) -> str:
-        try:
-            return path.resolve().relative_to(root).as_posix()
+        try:  # absolute, but a sample that links to a shared one keeps its own name
+            return Path(os.path.abspath(path)).relative_to(root).as_posix()
         except ValueError:
             return str(path)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tools.config import CONFIG_FILE, PYPROJECT
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from tools.validate import load_options, validate_paths
-from tools.validate.policies import ENGINES, REGO_VERSIONS
+from tools.validate.checks.policies import ENGINES, REGO_VERSIONS
 from tools.validate.reporters import FORMATS, render
 
 

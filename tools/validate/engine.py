@@ -1,4 +1,9 @@
-"""One validation pass: render, parse, schemas, policies, references, alert rules."""
+"""One validation pass: render, parse, then the checks (schemas, policies, references, alert rules).
+
+This module orders the stages and collects the findings; the checks themselves are in
+:mod:`tools.validate.checks` (see its docstring to add one), and what makes the run fast
+(worker processes, caches) in :mod:`tools.validate.fast`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,12 @@ from typing import Any
 
 from tools import kustomize
 from tools.errors import UserError
-from tools.validate import apis, crds, loader, origins, promtool, references, sources
-from tools.validate.model import (
+from tools.validate import loader, origins, sources
+from tools.validate.checks import OBJECT_CHECKS, SCOPE_CHECKS, Context, Scope, crds, promtool
+from tools.validate.checks.policies import Evaluator, PolicyResult, PolicySet, make_evaluator
+from tools.validate.checks.schemas import SchemaStore
+from tools.validate.fast.policycache import PolicyCache
+from tools.validate.findings import (
     Finding,
     Report,
     Resource,
@@ -24,14 +33,6 @@ from tools.validate.model import (
     parse_json_path,
 )
 from tools.validate.options import ValidateOptions, load_policy_set
-from tools.validate.policies import (
-    Evaluator,
-    PolicyResult,
-    PolicySet,
-    make_evaluator,
-)
-from tools.validate.policycache import PolicyCache
-from tools.validate.schemas import SchemaStore, is_builtin_group
 
 PARALLEL_THRESHOLD = 400  # objects; below this a process pool costs more than it saves
 PARALLEL_FILES = 200
@@ -53,6 +54,13 @@ class Run:
         self._evaluator: Evaluator | UserError | None = None
         # id(resource) -> policy results computed while parsing (parallel.parse_and_evaluate)
         self.evaluated: dict[int, list[PolicyResult]] = {}
+        self._is_this_repo: Callable[[str], bool] | None = None
+
+    def this_repo(self, url: str) -> bool:
+        """Whether *url* names this repository (its git remotes, or the configured URLs)."""
+        if self._is_this_repo is None:
+            self._is_this_repo = _this_repo(self.root, self.options.repo_urls)
+        return self._is_this_repo(url)
 
     def evaluator(self, policies: PolicySet) -> Evaluator:
         """The compiled policies (raises UserError if they do not compile, every time asked)."""
@@ -241,73 +249,13 @@ def _normal_url(url: str) -> str:
     return url.lower()
 
 
-def _schema_check(run: Run, store: SchemaStore, resource: Resource) -> None:
-    api_version, kind = resource.api_version, resource.kind
-    change = apis.status(api_version, kind, run.options.kubernetes_version)
-    if change is not None:
-        state, message = change
-        run.on_resource(
-            resource,
-            "error" if state == "removed" else "warning",
-            f"api-{state}",
-            f"{resource.ref}: {message}",
-            ("apiVersion",),
-        )
-        if state == "removed":
-            return
-    validator = store.validator(api_version, kind)
-    if validator is None:
-        broken = store.broken.get((api_version, kind))
-        if broken:
-            run.on_resource(resource, "error", "crd-schema", broken, ("kind",))
-            return
-        group = resource.group
-        where = (
-            f"Kubernetes {run.options.kubernetes_version}"
-            if is_builtin_group(group)
-            else "the CRDs given (--crd-dir/--crd-url)"
-        )
-        run.on_resource(
-            resource,
-            "warning" if run.options.ignore_missing_schemas else "error",
-            "schema-missing",
-            f"{resource.ref}: no schema for {kind} {api_version} in {where}",
-            ("kind",),
-            hint=None if is_builtin_group(group) else "add the CRD with --crd-dir",
-        )
-        return
-    crd = store.crds.get((api_version, kind))
-    if crd is not None and crd.deprecated:
-        run.on_resource(
-            resource,
-            "warning",
-            "api-deprecated",
-            f"{resource.ref}: {crd.deprecation_warning or f'{api_version} {kind} is deprecated'}",
-            ("apiVersion",),
-        )
-    try:
-        errors = list(validator.validator.iter_errors(resource.obj))
-    except (ValueError, OverflowError) as exc:
-        run.on_resource(resource, "error", "schema", f"{resource.ref}: cannot validate: {exc}")
-        return
-    for error in errors[:20]:
-        parts = list(error.instance_path)
-        run.on_resource(
-            resource,
-            "error",
-            "schema",
-            f"{resource.ref}: {json_path(parts)}: {error.message}",
-            parts,
-        )
-
-
 def _evaluate_policies(
     run: Run, policies: PolicySet, objects: list[dict[str, Any]]
 ) -> list[list[PolicyResult]]:
-    from tools.validate import parallel
+    from tools.validate.fast import parallel
 
     if run.options.opa_url:
-        from tools.validate.policies import OpaServerEvaluator
+        from tools.validate.checks.policies import OpaServerEvaluator
 
         server = OpaServerEvaluator(policies, run.options.opa_url)
         return [server.evaluate(obj) for obj in objects]
@@ -380,7 +328,6 @@ def _promtool_findings(run: Run, issues: list[promtool.RuleIssue]) -> None:
 
 
 def _application_paths(run: Run, resources: list[Resource]) -> list[Path]:
-    this_repo = _this_repo(run.root, run.options.repo_urls)
     found: list[Path] = []
     for resource in resources:
         if resource.kind != "Application" or not resource.api_version.startswith("argoproj.io/"):
@@ -393,7 +340,7 @@ def _application_paths(run: Run, resources: list[Resource]) -> list[Path]:
             if not isinstance(source, dict) or source.get("chart"):
                 continue
             path, repo = source.get("path"), source.get("repoURL")
-            if not isinstance(path, str) or not isinstance(repo, str) or not this_repo(repo):
+            if not isinstance(path, str) or not isinstance(repo, str) or not run.this_repo(repo):
                 continue
             target = (run.root / path).resolve()
             if (
@@ -429,7 +376,7 @@ def _parse_all(run: Run, files: list[Path], policies: PolicySet | None) -> list[
         workers = min(os.cpu_count() or 1, 4) if len(files) >= PARALLEL_FILES else 1
     if workers <= 1:
         return [loader.parse_file(f, str(f)) for f in files]
-    from tools.validate import parallel
+    from tools.validate.fast import parallel
 
     evaluator: Evaluator | None = None
     if policies is not None and not policies.empty and not run.options.opa_url:
@@ -500,23 +447,19 @@ def _check_resources(
     if options.crd_urls and any(not store.has_schema(r.api_version, r.kind) for r in resources):
         _load_crd_urls(run, store)
 
+    context = Context(options, store, _renders(run), run.this_repo)
     for resource in resources:
-        _schema_check(run, store, resource)
+        for object_check in OBJECT_CHECKS:
+            object_check(resource, context, run.on_resource)
     run.lap("schemas")
     if policies is not None:
         _policy_findings(run, policies, resources)
     after_policies()
     run.lap("policies")
-    renders = _renders(run)
-    this_repo = _this_repo(options.repo_root, options.repo_urls)
     for scope in scopes:
-        references.check_scope(
-            scope,
-            lambda res, sev, rule, msg, parts: run.on_resource(res, sev, rule, msg, parts),  # type: ignore[arg-type]
-            options.repo_root,
-            renders,
-            this_repo,
-        )
+        indexed = Scope(scope)
+        for scope_check in SCOPE_CHECKS:
+            scope_check(indexed, context, run.on_resource)
     run.lap("references")
 
 

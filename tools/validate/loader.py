@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tools.validate.model import Finding, Resource
+from tools.validate.findings import Finding, Resource
 
 # Files above this size are reported instead of parsed: nobody commits a 10 MiB manifest on
 # purpose, and parsing one would dominate the run.

@@ -26,7 +26,7 @@ from typing import Any
 
 from tools.config import Section, load_section
 from tools.errors import UserError
-from tools.validate.policies import ENGINES, REGO_VERSIONS, PolicySet, load_policies
+from tools.validate.checks.policies import ENGINES, REGO_VERSIONS, PolicySet, load_policies
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 # Every key of the [validate] table; anything else is an error naming the closest of these.

@@ -15,7 +15,7 @@ import yaml
 
 from tools.kustomize import ORIGIN_ANNOTATION
 from tools.validate import loader
-from tools.validate.model import Resource
+from tools.validate.findings import Resource
 
 
 def take_origin(obj: dict[str, Any]) -> str | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
-from tools.validate.policies import (
+from tools.validate.checks.policies import (
     Module,
     PolicySet,
     new_interpreter,

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from xml.etree import ElementTree as ET
 
-from tools.validate.model import Finding, Report
+from tools.validate.findings import Finding, Report
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 TOOL_URI = "https://github.com/example-org/mlops-gitops/blob/main/docs/VALIDATE.md"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.validate import loader
-from tools.validate.policies import RULE_HEAD, PolicySet, make_evaluator, split_rule
+from tools.validate.checks.policies import RULE_HEAD, PolicySet, make_evaluator, split_rule
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Fixtures for the gitops validate tests: the repository, CRDs and a per-session cache."""
+"""Fixtures for the gitops validate tests: options with the shared CRDs, a per-session cache,
+and the broken samples made from the good one (see tests/support/validate.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import REPO_ROOT
+from tests.support.validate import PATCHES, patched_sample, shared_crds
 from tools.validate import Report, ValidateOptions, load_options, validate_paths
-
-REPO = Path(__file__).resolve().parents[3]
-DATA = REPO / "tests" / "data" / "validate"
-
-
-def shared_crds() -> Path:
-    """The CRD folder CI checks out next to the repository (required, never skipped)."""
-    path = (REPO / ".." / "shared" / "crds").resolve()
-    assert path.is_dir(), f"CRD schemas expected at {path} (see [tool.gitops.validate] crd-dirs)"
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +18,16 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("validate-cache")
 
 
+@pytest.fixture(scope="session")
+def patched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """name -> the good application with ``patches/<name>.yaml`` applied, written once."""
+    out = tmp_path_factory.mktemp("patched-samples")
+    return {path.stem: patched_sample(path, out) for path in PATCHES}
+
+
 @pytest.fixture
 def options(cache_dir: Path) -> ValidateOptions:
-    opts = load_options(REPO, crd_dirs=[shared_crds()], cache_dir=cache_dir)
+    opts = load_options(REPO_ROOT, crd_dirs=[shared_crds()], cache_dir=cache_dir)
     opts.crd_urls = []  # no network in tests; URL fetching has its own test
     return opts
 
@@ -40,7 +40,3 @@ def validate(options: ValidateOptions) -> Callable[..., Report]:
         return validate_paths(list(paths), options)
 
     return run
-
-
-def rules(report: Report) -> set[str]:
-    return {f.rule for f in report.findings}

@@ -11,17 +11,24 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from tests.tools.validate.conftest import DATA, REPO, shared_crds
+from tests.support.paths import REPO_ROOT
+from tests.support.validate import DATA, GOOD, shared_crds
 from tools import kustomize
 from tools.cli import main
 
-BROKEN = DATA / "broken" / "rollout-missing-canary-service.yaml"
-GOOD = DATA / "good" / "app.yaml"
+# A whole broken sample in the repository: findings name it by its repository path.
+IN_REPO = DATA / "broken" / "app-project-destination.yaml"
+
+
+@pytest.fixture
+def broken(patched: dict[str, Path]) -> Path:
+    """The good application without its canary Service (outside the repository)."""
+    return patched["rollout-missing-canary-service"]
 
 
 @pytest.fixture(autouse=True)
 def in_repo(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
-    monkeypatch.chdir(REPO)
+    monkeypatch.chdir(REPO_ROOT)
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_dir))
 
 
@@ -40,18 +47,21 @@ def test_exit_zero_on_good_manifests(capsys: pytest.CaptureFixture[str]) -> None
     assert out.strip().endswith("OK: 13 resources in 1 files, 0 errors, 0 warnings")
 
 
-def test_exit_one_and_text_grouped_by_file(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = gitops(capsys, str(BROKEN))
+def test_exit_one_and_text_grouped_by_file(
+    capsys: pytest.CaptureFixture[str], broken: Path
+) -> None:
+    code, out, _ = gitops(capsys, str(broken), str(IN_REPO))
     assert code == 1
     lines = out.splitlines()
-    assert lines[0] == "tests/data/validate/broken/rollout-missing-canary-service.yaml"
+    assert lines[0] == str(broken)  # outside the repository: the absolute path
+    assert "tests/data/validate/broken/app-project-destination.yaml" in lines
     assert "canaryService 'web-canary' does not exist" in out
     assert "\033[" not in out  # no colours when not on a terminal
     assert lines[-1].startswith("FAILED: ")
 
 
-def test_json_output_contract(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = gitops(capsys, "--output", "json", str(BROKEN))
+def test_json_output_contract(capsys: pytest.CaptureFixture[str], broken: Path) -> None:
+    code, out, _ = gitops(capsys, "--output", "json", str(broken))
     assert code == 1
     report = json.loads(out)
     assert set(report) == {"findings", "summary"}
@@ -68,20 +78,29 @@ def test_json_output_contract(capsys: pytest.CaptureFixture[str]) -> None:
     }
 
 
-def test_junit_sarif_and_github_outputs(capsys: pytest.CaptureFixture[str]) -> None:
-    _, junit, _ = gitops(capsys, "-o", "junit", str(BROKEN))
+def test_junit_sarif_and_github_outputs(capsys: pytest.CaptureFixture[str], broken: Path) -> None:
+    _, junit, _ = gitops(capsys, "-o", "junit", str(broken))
     suite = ET.fromstring(junit.split("\n", 1)[1]).find("testsuite")
     assert suite is not None and int(suite.get("failures", "0")) >= 1
-    _, sarif, _ = gitops(capsys, "-o", "sarif", str(BROKEN))
+    _, sarif, _ = gitops(capsys, "-o", "sarif", str(broken), str(IN_REPO))
     run = json.loads(sarif)["runs"][0]
-    result = next(r for r in run["results"] if r["ruleId"] == "ref-rollout-service")
+    outside = next(r for r in run["results"] if r["ruleId"] == "ref-rollout-service")
+    assert "locations" not in outside  # SARIF locations are relative to the repository
+    result = next(r for r in run["results"] if r["ruleId"] == "ref-app-project")
     location = result["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"].endswith("rollout-missing-canary-service.yaml")
+    assert (
+        location["artifactLocation"]["uri"]
+        == "tests/data/validate/broken/app-project-destination.yaml"
+    )
     assert location["region"]["startLine"] > 1
-    _, github, _ = gitops(capsys, "-o", "github", str(BROKEN))
+    _, github, _ = gitops(capsys, "-o", "github", str(broken), str(IN_REPO))
     assert any(
-        line.startswith("::error file=tests/data/validate/broken/rollout-missing-canary")
-        and "title=ref-rollout-service" in line
+        line.startswith(f"::error file={broken}") and "title=ref-rollout-service" in line
+        for line in github.splitlines()
+    )
+    assert any(
+        line.startswith("::error file=tests/data/validate/broken/app-project-destination.yaml")
+        and "title=ref-app-project" in line
         for line in github.splitlines()
     )
 
@@ -205,8 +224,11 @@ def test_crd_from_cluster_without_kubeconfig_is_usage_error(
     assert "--crd-from-cluster" in err
 
 
-def test_both_engines_report_the_same_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_both_engines_report_the_same_json(
+    capsys: pytest.CaptureFixture[str], patched: dict[str, Path]
+) -> None:
     broken = sorted(str(p) for p in (DATA / "broken").glob("policy-*.yaml"))
+    broken += [str(path) for name, path in patched.items() if name.startswith("policy-")]
     reports = {}
     for engine in ("regorus", "regopy"):
         code, out, _ = gitops(capsys, "--engine", engine, "--no-cache", "-o", "json", *broken)
@@ -301,7 +323,7 @@ def test_fail_on_warn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_data_flag_replaces_the_policy_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data = yaml.safe_load((REPO / "policies" / "data.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((REPO_ROOT / "policies" / "data.yaml").read_text(encoding="utf-8"))
     data["gitops"]["allowed_registries"] = ["registry.example.net/"]
     replaced = tmp_path / "data.yaml"
     replaced.write_text(yaml.safe_dump(data), encoding="utf-8")

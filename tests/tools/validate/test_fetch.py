@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.support.net import free_port
-from tests.tools.validate.test_crds import SCHEMA, crd, widget
+from tests.support.validate import WIDGET_SCHEMA, widget, widget_crd
 from tools.validate import Report
 
 
@@ -35,7 +35,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    _Handler.body = yaml.safe_dump(crd(SCHEMA)).encode()
+    _Handler.body = yaml.safe_dump(widget_crd(WIDGET_SCHEMA)).encode()
     _Handler.hits = 0
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

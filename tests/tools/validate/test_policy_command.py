@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.validate.conftest import REPO
+from tests.support.paths import REPO_ROOT
 from tools.cli import main
 
 
 def copy_policies(tmp_path: Path, *folders: str) -> Path:
     root = tmp_path / "policies"
     root.mkdir()
-    shutil.copy(REPO / "policies" / "data.yaml", root / "data.yaml")
+    shutil.copy(REPO_ROOT / "policies" / "data.yaml", root / "data.yaml")
     for folder in ("lib", *folders):
-        shutil.copytree(REPO / "policies" / folder, root / folder)
+        shutil.copytree(REPO_ROOT / "policies" / folder, root / folder)
     return root
 
 
@@ -114,7 +114,7 @@ def test_unsupported_with_is_reported_not_run_by_regopy(
 def test_repository_policies_pass_with_either_engine(
     engine: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["policy", "test", str(REPO / "policies"), "--engine", engine])
+    code = main(["policy", "test", str(REPO_ROOT / "policies"), "--engine", engine])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "PASSED: " in out and f"({engine})" in out
