@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 import pytest
 
+from tests.support.paths import REPO_ROOT
 from tools.cli import main
 from tools.validate.checks.policies import RULE_HEAD
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
+POLICIES = REPO_ROOT / "policies"
 FOLDERS = sorted(
     p for p in POLICIES.iterdir() if p.is_dir() and any(p.glob("*.rego")) and p.name != "lib"
 )
@@ -39,6 +41,19 @@ def test_folder_layout(folder: Path) -> None:
     rules = {m["name"] for m in RULE_HEAD.finditer(source)}
     assert rules and all(re.fullmatch(r"(deny|warn)_[a-z0-9_]+", r) for r in rules)
     assert not list(folder.glob("data.*")), "policy data lives in policies/data.yaml only"
+
+
+def test_samples_are_not_copies() -> None:
+    """A sample several folders share is one file (policies/samples/) they link to."""
+    seen: dict[str, Path] = {}
+    for sample in sorted(POLICIES.glob("*/*allowed*.yaml")):
+        if sample.is_symlink():
+            target = sample.resolve()
+            assert target.is_relative_to(POLICIES / "samples") and target.is_file(), sample
+            continue
+        digest = hashlib.sha256(sample.read_bytes()).hexdigest()
+        assert digest not in seen, f"{sample} copies {seen[digest]}: link to one file instead"
+        seen[digest] = sample
 
 
 def test_lib_has_tests_too() -> None:
