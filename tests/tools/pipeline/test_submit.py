@@ -10,6 +10,7 @@ success, and grpc-gateway style errors (``{"code": 16, "message": ...}`` with 40
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ class ArgoServer(ThreadingHTTPServer):
         self.templates = templates  # "namespace/name" → WorkflowTemplate
         self.requests: list[dict[str, Any]] = []
         self.created = 0
+        self.broken: bytes | None = None  # answer 200 with this body instead of a Workflow
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,6 +58,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(
             {"path": self.path, "headers": dict(self.headers), "body": raw.decode()}
         )
+        if self.server.broken is not None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(self.server.broken)))
+            self.end_headers()
+            self.wfile.write(self.server.broken)
+            return None
         parts = self.path.split("/")  # /api/v1/workflows/{namespace}/submit
         if len(parts) != 6 or parts[1:4] != ["api", "v1", "workflows"] or parts[5] != "submit":
             return self._answer(404, {"code": 5, "message": "Not Found"})
@@ -193,3 +201,24 @@ def test_submit_checks_its_input_before_calling_the_server(
     closed = f"http://127.0.0.1:{free_port()}"
     assert cli.main(["pipeline", "submit", "--argo-server", closed, "--token", TOKEN]) == 2
     assert f"cannot reach the Argo Server at {closed}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("body", [b"<html>proxy login</html>", b"[]", b'{"metadata": []}', b"{}"])
+def test_an_answer_that_is_not_a_workflow_is_a_clear_error(
+    argo_server: tuple[str, ArgoServer], capsys: pytest.CaptureFixture[str], body: bytes
+) -> None:
+    url, server = argo_server
+    server.broken = body
+    assert cli.main(["pipeline", "submit", "--argo-server", url, "--token", TOKEN]) == 2
+    err = capsys.readouterr().err
+    assert "unexpected answer from the Argo Server" in err and "Traceback" not in err
+
+
+def test_a_server_that_never_answers_times_out(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        args = ["pipeline", "submit", "--argo-server", url, "--token", TOKEN, "--timeout", "0.5"]
+        assert cli.main(args) == 2
+    assert f"cannot reach the Argo Server at {url}" in capsys.readouterr().err

@@ -557,7 +557,7 @@ def _reraise_fatal(exc: BaseException) -> None:
 REGORUS_DIST = "gordon-to-regorus"  # the PyPI build of regorus this project pins
 ENGINES = ("auto", "regorus", "regopy")
 _ENGINE_HINTS = {
-    "regorus": f"pip install '{REGORUS_DIST}' (part of the tools extra), or --engine regopy",
+    "regorus": f"pip install '{REGORUS_DIST}' (the regorus extra), or --engine regopy",
     "regopy": "pip install regopy (part of the tools extra), or --engine regorus",
 }
 
@@ -645,16 +645,19 @@ def regorus_error(exc: BaseException) -> str:
 
 
 class OpaServerEvaluator:
-    """The same evaluation through a running OPA server (``--opa-url``).
+    """The same evaluation through a running OPA server (``--opa-url``), over its REST API.
 
-    The policies and data are uploaded under the ``gitops-validate/`` id prefix, then each object
-    is one query of ``data.main``.
+    The policies (``PUT /v1/policies/{id}``, ids under ``gitops-validate/``) and data
+    (``PUT /v1/data/{key}``) are uploaded once; then each object is one ``POST /v1/data/{package}``
+    with the object as ``input``.
     """
+
+    TIMEOUT = 30.0
 
     def __init__(self, policies: PolicySet, url: str):
         from urllib.parse import urlparse
 
-        from opa_client import OpaClient
+        import httpx
 
         self.policies = policies
         self.engine = "opa-server"
@@ -662,38 +665,69 @@ class OpaServerEvaluator:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise UserError(f"--opa-url {url!r}: expected http(s)://host:port")
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        self.client = httpx.Client(base_url=url.rstrip("/"), timeout=self.TIMEOUT)
         try:
-            self.client = OpaClient(
-                host=parsed.hostname, port=port, ssl=parsed.scheme == "https", version="v1"
-            )
-            self.client.check_connection()
+            self._call("GET", "/health")
             for index, module in enumerate(policies.modules):
                 # ids must be unique: two folders may both hold a k8s.rego
                 policy_id = f"gitops-validate/{index:04d}-{module.path.name}"
-                self.client.update_policy_from_string(module.source, policy_id)
-            if policies.data:
-                for key, value in policies.data.items():
-                    self.client.update_or_create_data(value, key)
-        except UserError:
-            raise
-        except Exception as exc:
+                self._call(
+                    "PUT",
+                    f"/v1/policies/{policy_id}",
+                    content=module.source.encode(),
+                    headers={"Content-Type": "text/plain"},
+                )
+            for key, value in (policies.data or {}).items():
+                self._call("PUT", f"/v1/data/{key}", json=value)
+        except (httpx.HTTPError, _OpaError) as exc:
+            self.client.close()
             raise UserError(
                 f"OPA server at {url} is not usable: {exc}",
                 hint="start it with `opa run --server` or drop --opa-url to evaluate in-process",
             ) from exc
 
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request; the decoded JSON answer (None when empty), or _OpaError."""
+        response = self.client.request(method, path, **kwargs)
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+            if response.is_success:
+                raise _OpaError(f"{method} {path}: answer is not JSON") from None
+        if not response.is_success:
+            raise _OpaError(f"{method} {path}: HTTP {response.status_code}: {_opa_message(body)}")
+        return body
+
     def evaluate(self, obj: dict[str, Any]) -> list[PolicyResult]:
+        import httpx
+
         value: dict[str, Any] = {}
         for namespace in self.policies.namespaces:
             try:
-                response = self.client.query_rule(obj, namespace.replace(".", "/"))
-            except Exception as exc:
+                answer = self._call(
+                    "POST", f"/v1/data/{namespace.replace('.', '/')}", json={"input": obj}
+                )
+            except (httpx.HTTPError, _OpaError) as exc:
                 return [PolicyResult("policy-error", "error", f"OPA query failed: {exc}")]
-            document = response.get("result") if isinstance(response, dict) else None
-            for name, result in (document or {}).items():
+            document = answer.get("result") if isinstance(answer, dict) else None
+            if not isinstance(document, dict):  # undefined package: no "result" key
+                document = {}
+            for name, result in document.items():
                 key = qualified(namespace, name)
                 # single-value rules arrive as the value: wrap them as the in-process
                 # evaluation module does (see _group_object and results_from)
                 value[key] = [result] if key in self.policies.complete else result
         return results_from(value, self.policies)
+
+
+class _OpaError(Exception):
+    """OPA answered with an error (its REST API's {"code", "message", "errors"} body)."""
+
+
+def _opa_message(body: Any) -> str:
+    if not isinstance(body, dict):
+        return "no error message"
+    message = str(body.get("message") or body.get("code") or "no error message")
+    details = [str(e.get("message")) for e in body.get("errors") or [] if isinstance(e, dict)]
+    return "; ".join([message, *details[:3]])

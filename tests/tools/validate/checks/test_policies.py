@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -246,10 +247,22 @@ def test_unknown_function(tmp_path: Path, engine: str) -> None:
 
 
 def test_engine_names() -> None:
-    assert resolve_engine("auto") == "regorus"  # both are installed by the tools extra
+    assert resolve_engine("auto") == "regorus"  # the dev extra installs both
     assert resolve_engine("regopy") == "regopy"
     with pytest.raises(UserError, match="unknown Rego engine 'opa'"):
         resolve_engine("opa")
+
+
+def test_auto_falls_back_to_regopy_without_the_regorus_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "regorus", None)  # what find_spec sees when not installed
+    assert resolve_engine("auto") == "regopy"
+    with pytest.raises(UserError) as exc:
+        resolve_engine("regorus")
+    assert (
+        exc.value.hint == "pip install 'gordon-to-regorus' (the regorus extra), or --engine regopy"
+    )
 
 
 def _as_tuples(results: list[PolicyResult]) -> list[tuple[object, ...]]:
