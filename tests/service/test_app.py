@@ -168,8 +168,8 @@ def test_v2_health_and_metadata(client: TestClient) -> None:
     assert client.get("/v2/models/model-api/ready").json() == {"name": "model-api", "ready": True}
     assert client.get("/v2/models/model-api/versions/7/ready").status_code == 200
     meta = client.get("/v2/models/model-api").json()
-    assert meta["versions"] == ["7"] and meta["inputs"][0]["shape"] == [-1, 30]
-    assert [c["name"] for c in meta["parameters"]["columns"]] == list(FEATURES)
+    assert meta["versions"] == ["7"] and [t["name"] for t in meta["inputs"]] == list(FEATURES)
+    assert {t["shape"] == [-1] and t["datatype"] == "FP64" for t in meta["inputs"]} == {True}
     assert client.get("/v2").json()["name"] == "model-api"
 
 

@@ -60,7 +60,8 @@ def test_one_input_per_column_in_any_order() -> None:
         ({"inputs": []}, "'inputs' must be a non-empty list"),
         ({"inputs": [1]}, "inputs[0] must be an object"),
         ({"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64"}]}, "has no 'data'"),
-        ({"inputs": [tensor([list(ROW)], [1, 30], datatype="BYTES")]}, "BYTES"),
+        ({"inputs": [tensor([list(ROW)], [1, 30], datatype="STRING")]}, "'STRING'"),
+        ({"inputs": [tensor([["x"] * 30], [1, 30], datatype="BYTES")]}, "cannot convert 'x'"),
         ({"inputs": [tensor([list(ROW)], [1, -30])]}, "shape"),
         ({"inputs": [tensor([list(ROW)], [1, 29])]}, "has 29 columns, the model takes 30"),
         ({"inputs": [tensor(list(ROW)[:2], [1, 30])]}, "needs 30 values, got 2"),
@@ -83,6 +84,11 @@ def test_unknown_input_next_to_all_columns() -> None:
     assert "unknown input(s) 'bogus'" in refused({"inputs": inputs}).message
 
 
+def test_bytes_tensor_of_numeric_text() -> None:
+    request = parse({"inputs": [tensor([[repr(v) for v in ROW]], [1, 30], datatype="BYTES")]})
+    np.testing.assert_array_equal(request.matrix, np.array([ROW]))
+
+
 def test_infer_body_and_metadata() -> None:
     body = oip.infer_body(
         model_name="m",
@@ -92,14 +98,49 @@ def test_infer_body_and_metadata() -> None:
         labels=np.array([1, 0], dtype=np.int64),
         probabilities=np.array([0.9, 0.2]),
     )
+    # probability is FP32, and its JSON numbers are float32's shortest form (0.9, not
+    # 0.8999999761581421): the ONNX graph computes it in float32.
     assert orjson.loads(body) == {
         "model_name": "m",
         "model_version": "3",
         "id": "abc",
         "outputs": [
             {"name": "predict", "datatype": "INT64", "shape": [2], "data": [1, 0]},
-            {"name": "probability", "datatype": "FP64", "shape": [2], "data": [0.9, 0.2]},
+            {"name": "probability", "datatype": "FP32", "shape": [2], "data": [0.9, 0.2]},
         ],
     }
     meta = oip.metadata(name="m", version="3", platform="onnx", schema=SCHEMA)
-    assert meta["inputs"] == [{"name": "input-0", "datatype": "FP64", "shape": [-1, 30]}]
+    assert meta["inputs"] == [{"name": n, "datatype": "FP64", "shape": [-1]} for n in FEATURES]
+    assert meta["outputs"] == [
+        {"name": "predict", "datatype": "INT64", "shape": [-1]},
+        {"name": "probability", "datatype": "FP32", "shape": [-1]},
+    ]
+    assert "parameters" not in meta
+
+
+def test_column_datatypes_in_metadata_follow_the_signature() -> None:
+    columns = [Column("a", "long"), Column("b", "boolean"), Column("c", "float", required=False)]
+    meta = oip.metadata(name="m", version="3", platform="onnx", schema=InputSchema(tuple(columns)))
+    assert [(t["name"], t["datatype"]) for t in meta["inputs"]] == [
+        ("a", "INT64"),
+        ("b", "BOOL"),
+        ("c", "FP32"),
+    ]
+
+
+def test_every_response_has_an_id() -> None:
+    bodies = [
+        orjson.loads(
+            oip.infer_body(
+                model_name="m",
+                model_version="3",
+                request_id=None,
+                outputs=("predict",),
+                labels=np.array([1], dtype=np.int64),
+                probabilities=np.array([0.5]),
+            )
+        )
+        for _ in range(2)
+    ]
+    ids = [body["id"] for body in bodies]
+    assert all(isinstance(i, str) and i for i in ids) and ids[0] != ids[1]
