@@ -25,8 +25,9 @@ import pytest
 import regopy
 import yaml
 
+from tests.support.paths import REPO_ROOT
 from tests.support.tls import self_signed, server_context
-from tests.tools.validate.conftest import DATA, shared_crds
+from tests.support.validate import DATA, GOOD, shared_crds
 from tools.cli import main
 
 pytestmark = pytest.mark.integration
@@ -199,13 +200,14 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_crds_from_the_cluster_check_custom_resources(
     repo: Path,
     api_server: _Server,
+    patched: dict[str, Path],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for path in sorted((shared_crds() / "argo-rollouts").glob("*.yaml")):
         api_server.crds.append(yaml.safe_load(path.read_text(encoding="utf-8")))
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(repo / "kubeconfig", api_server, TOKEN)))
-    manifest = DATA / "broken" / "schema-crd-unknown-field.yaml"
+    manifest = patched["schema-crd-unknown-field"]
 
     code, out, err = run(capsys, "--ignore-missing-schemas", "--crd-from-cluster", str(manifest))
     assert code == 1, err
@@ -226,7 +228,7 @@ def test_a_refused_cluster_is_a_usage_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(repo / "kc", api_server, "wrong")))
-    code, _, err = run(capsys, "--crd-from-cluster", str(DATA / "good" / "app.yaml"))
+    code, _, err = run(capsys, "--crd-from-cluster", str(GOOD))
     assert code == 2
     assert "--crd-from-cluster: cannot list CRDs:" in err and "Unauthorized" in err
 
@@ -235,20 +237,22 @@ def test_no_kubeconfig_never_falls_back_to_localhost(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("KUBECONFIG", str(repo / "missing"))
-    code, _, err = run(capsys, "--crd-from-cluster", str(DATA / "good" / "app.yaml"))
+    code, _, err = run(capsys, "--crd-from-cluster", str(GOOD))
     assert code == 2
     assert "no usable kubeconfig" in err and "hint: set KUBECONFIG" in err
 
 
 def test_opa_server_reports_what_the_in_process_engine_reports(
     opa_server: _Server,
+    patched: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.chdir(DATA.parents[2])  # this repository: its policies and data
+    monkeypatch.chdir(REPO_ROOT)  # this repository: its policies and data
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     broken = sorted(str(p) for p in (DATA / "broken").glob("policy-*.yaml"))
+    broken += [str(path) for name, path in patched.items() if name.startswith("policy-")]
     common = ["--crd-dir", str(shared_crds()), "--no-rule-tests", *broken]
 
     code, local, _ = run(capsys, "--engine", "regopy", *common)
@@ -268,7 +272,7 @@ def test_a_policy_the_opa_server_rejects_is_a_usage_error(
     policies.mkdir()
     (policies / "bad.rego").write_text("package main\n\ndeny contains msg if {\n", encoding="utf-8")
     args = ["--opa-url", opa_server.url, "--policy-dir", str(policies)]
-    code, _, err = run(capsys, *args, str(DATA / "good" / "app.yaml"))
+    code, _, err = run(capsys, *args, str(GOOD))
     assert code == 2
     assert f"OPA server at {opa_server.url} is not usable" in err
     assert "HTTP 400: error(s) occurred while compiling module(s)" in err
