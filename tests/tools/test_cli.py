@@ -9,7 +9,6 @@ import pytest
 
 from tests.support.cli_help import problems
 from tools import cli
-from tools.commands import validate
 from tools.errors import EXIT_FINDINGS, UserError
 
 MINIMAL_ARGS = {
@@ -42,7 +41,8 @@ def test_user_error_is_one_line_with_hint_and_its_exit_code(
     def failing(args: argparse.Namespace) -> int:
         raise UserError("overlays/qa does not exist", hint="use --env staging", exit_code=1)
 
-    monkeypatch.setattr(validate, "run", failing)  # add_parser binds run when main() builds it
+    # add_parser binds run when main() builds it
+    monkeypatch.setattr("tools.commands.validate.run", failing)
     assert cli.main(["validate"]) == EXIT_FINDINGS
     err = capsys.readouterr().err
     assert err == "gitops validate: error: overlays/qa does not exist\nhint: use --env staging\n"

@@ -10,7 +10,7 @@ from tests.support.paths import REPO_ROOT
 from tools.cli import main
 from tools.config import load_section
 from tools.errors import UserError
-from tools.release import load_config
+from tools.release.config import load_config
 from tools.validate.options import load_options
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from tools.analysis.durations import parse_duration
+from tools.repo import repo_root
 
 KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 PROVIDERS = (
@@ -60,6 +61,12 @@ class Template:
     @property
     def args(self) -> list[Mapping[str, Any]]:
         return list(self.spec.get("args") or [])
+
+    @property
+    def metric_names(self) -> list[str]:
+        metrics = self.spec.get("metrics")
+        items = metrics if isinstance(metrics, list) else []
+        return [str(m.get("name") or "") if isinstance(m, dict) else "" for m in items]
 
 
 @dataclass(frozen=True)
@@ -115,14 +122,6 @@ def _templates_in(path: Path) -> list[Template]:
                 raise TemplateError(f"{path}: {doc['kind']} {name!r} has no spec")
             found.append(Template(str(doc["kind"]), name, path, spec))
     return found
-
-
-def repo_root(start: Path | None = None) -> Path:
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return here
 
 
 def _yaml_files(root: Path) -> Iterator[Path]:

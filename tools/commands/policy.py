@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from tools.commands.validate import repo_root
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
+from tools.repo import repo_root
 from tools.validate.checks.policies import ENGINES, REGO_VERSIONS, resolve_engine
 from tools.validate.options import load_options, load_policy_set
 from tools.validate.policytest import run_tests

@@ -1,8 +1,7 @@
 """``gitops promote``: copy the exact image reference one environment runs into another.
 
-The reference (digest, and tag if there is one) is read from the source overlay on the base
-branch and written to the target overlay through the same flow as ``gitops bump``; the commit
-and the pull request name the commit that last changed the source environment's image.
+The flow is :mod:`tools.release.promote` (read the source overlay) and then the same as
+``gitops bump`` (:mod:`tools.release.ship`).
 """
 
 from __future__ import annotations
@@ -10,17 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tools.errors import EXIT_FINDINGS, UserError
-from tools.images import ImageEntry, ImageRef, check_name, read_images
-from tools.release import (
-    Change,
-    add_shipping_arguments,
-    open_context,
-    options_from,
-    overlay_dir,
-    overlay_file,
-    ship,
-)
+from tools.release.options import add_shipping_arguments, options_from
+from tools.release.promote import promote
 
 
 def add_parser(subparsers: Any) -> None:
@@ -37,53 +27,5 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def pick_entry(entries: list[ImageEntry], image: str | None, source: str) -> ImageEntry:
-    if image is not None:
-        check_name(image)
-        matches = [e for e in entries if e.name == image]
-        if not matches:
-            raise UserError(f"{overlay_file(source)} has no images entry named {image!r}")
-        return matches[0]
-    if len(entries) != 1:
-        names = ", ".join(e.name for e in entries) or "none"
-        raise UserError(
-            f"{overlay_file(source)} lists {len(entries)} images ({names})",
-            hint="name one with --image",
-        )
-    return entries[0]
-
-
 def run(args: argparse.Namespace) -> int:
-    source, target = args.source, args.target
-    overlay_dir(source)
-    overlay_dir(target)
-    if source == target:
-        raise UserError("--from and --to name the same environment")
-    opts = options_from(args)
-    ctx = open_context(opts)
-    rel = overlay_file(source)
-    text = ctx.repo.show(ctx.start, rel)
-    if text is None:
-        raise UserError(f"{rel} does not exist on {ctx.base}")
-    entry = pick_entry(read_images(text, rel), args.image, source)
-    if entry.tag is None and entry.digest is None:
-        raise UserError(f"{rel}: {entry.name} has neither newTag nor digest; nothing to promote")
-    if ctx.config.requires_digest(target) and entry.digest is None:
-        raise UserError(
-            f"{source} runs {entry.name}:{entry.tag} by tag only, and {target} accepts only "
-            "images pinned by digest",
-            hint=f"bump {source} with --digest first (gitops bump --env {source} "
-            f"--image {entry.name} --digest sha256:...), then promote",
-            exit_code=EXIT_FINDINGS,
-        )
-    sha = ctx.repo.last_commit_touching(ctx.start, rel, entry.lines)
-    carried = f"{sha[:12]} ({ctx.repo.subject(sha)})" if sha else "an unknown commit"
-    change = Change(
-        env=target,
-        ref=ImageRef(entry.name, entry.tag, entry.digest),
-        verb="promote",
-        note=f"Promoted from {source}, where commit {carried} set this reference.",
-        trailers=(f"Source-Commit: {sha}",) if sha else (),
-        title_suffix=f" from {source}",
-    )
-    return ship(change, opts, ctx, tool="gitops promote")
+    return promote(args.source, args.target, options_from(args), image=args.image)

@@ -8,21 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from tools.config import CONFIG_FILE, PYPROJECT
 from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
+from tools.repo import repo_root
 from tools.validate import load_options, validate_paths
 from tools.validate.checks.policies import ENGINES, REGO_VERSIONS
 from tools.validate.reporters import FORMATS, render
-
-
-def repo_root() -> Path:
-    """The repository this command runs in: nearest parent with a config file or .git."""
-    here = Path.cwd().resolve()
-    markers = (CONFIG_FILE, PYPROJECT, ".git")
-    for candidate in (here, *here.parents):
-        if any((candidate / marker).exists() for marker in markers):
-            return candidate
-    return here
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

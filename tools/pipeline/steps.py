@@ -331,18 +331,6 @@ def build_image(
 # --------------------------------------------------------------------------- open-pr
 
 
-def bump_args(
-    *, env: str, image: str, digest: str, mode: BumpMode, repo_dir: str | None
-) -> list[str]:
-    """The ``gitops bump`` command line that proposes ``image@digest`` for ``env``."""
-    if not DIGEST_RE.match(digest):
-        raise UserError(f"image digest {digest!r} is not of the form sha256:<64 hex>")
-    argv = ["bump", "--env", env, "--image", image, "--digest", digest, f"--{mode}"]
-    if repo_dir is not None:
-        argv += ["--repo-dir", repo_dir]
-    return argv
-
-
 def open_pr(
     *,
     env: str,
@@ -351,11 +339,14 @@ def open_pr(
     mode: BumpMode = "pr",
     repo_dir: str | None = None,
 ) -> int:
-    """Propose the new image for ``env`` through ``gitops bump``; returns bump's exit code."""
-    argv = bump_args(env=env, image=image, digest=digest, mode=mode, repo_dir=repo_dir)
-    from tools import cli
+    """Propose ``image@digest`` for ``env`` the way ``gitops bump`` does; its exit code."""
+    from tools.release.bump import bump
+    from tools.release.options import Options
 
-    return cli.main(argv)
+    if not DIGEST_RE.match(digest):
+        raise UserError(f"image digest {digest!r} is not of the form sha256:<64 hex>")
+    opts = Options(repo_dir=Path(repo_dir or "."), pr=mode != "no-pr", dry_run=mode == "dry-run")
+    return bump(env, image, opts, digest=digest)
 
 
 def clone(repo: str, revision: str, dest: Path) -> Path:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.tools.bump.gitrepo import Remote
-from tools.images import find_image, read_images
+from tests.support.gitrepo import Remote
+from tests.support.paths import REPO_ROOT
+from tools.release.kustomization import find_image, read_images
 
 IMAGE = "ghcr.io/example-org/model-api"
 DIGEST = "sha256:" + "4" * 64
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.integration
 

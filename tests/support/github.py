@@ -1,4 +1,5 @@
-"""A local stand-in for the GitHub REST API, limited to the calls ``gitops`` makes.
+"""A local stand-in for the GitHub REST API, limited to the calls ``gitops`` makes (a remote SaaS
+API, so a fake is allowed; it follows the documented shapes).
 
 Shapes follow the documented endpoints: ``GET/POST /repos/{owner}/{repo}/pulls`` and
 ``POST /repos/{owner}/{repo}/issues/{number}/labels``, with GitHub's error bodies for 401, 404 and

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.tools.bump.gitrepo import Remote, git
+from tests.support.gitrepo import Remote, git
+from tests.support.paths import REPO_ROOT
 from tools.cli import main
-from tools.commands.diff import diff_renders, normalise
 from tools.files import write_atomic
-from tools.images import ImageRef, read_text, set_image
+from tools.release.images import ImageRef
+from tools.release.kustomization import read_text, set_image
+from tools.release.renderdiff import diff_renders, normalise
 
 IMAGE = "ghcr.io/example-org/model-api"
 STAGING = "overlays/staging/kustomization.yaml"
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def set_tag(root: Path, env: str, tag: str) -> None:
@@ -149,7 +151,7 @@ def test_real_overlays_in_a_clone(tmp_path: Path) -> None:
     set_tag(clone, "staging", "9.9.9")
     proc = subprocess.run(
         [
-            str(REPO_ROOT / ".venv/bin/python"),
+            sys.executable,
             "-m",
             "tools",
             "diff",

@@ -6,7 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from tools.images import ImageRef, set_image
+from tools.release.images import ImageRef
+from tools.release.kustomization import set_image
 
 TARGET = "ghcr.io/example-org/model-api"
 OTHERS = ["docker.io/library/busybox", "registry.example.org:5000/team/sidecar", "nginx"]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.bump.gitrepo import git
+from tests.support.gitrepo import git
+from tests.support.paths import REPO_ROOT
 from tools.cli import main
-from tools.images import find_image
+from tools.release.kustomization import find_image
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 IMAGE = "ghcr.io/example-org/model-api"
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.bump.fake_github import FakeGitHub
-from tests.tools.bump.gitrepo import DATA, Remote, git
+from tests.support.github import FakeGitHub
+from tests.support.gitrepo import DATA, Remote, git
 from tools.cli import main
 
 IMAGE = "ghcr.io/example-org/model-api"

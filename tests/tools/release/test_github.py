@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tools.bump.fake_github import FakeGitHub, GitHubServer
+from tests.support.github import FakeGitHub, GitHubServer
 from tools.errors import UserError
-from tools.github import (
+from tools.release.github import (
     GitHubClient,
     GitHubError,
     PullRequestExists,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.bump.fake_github import FakeGitHub, GitHubServer
-from tests.tools.bump.gitrepo import Remote, make_remote
+from tests.support.github import FakeGitHub, GitHubServer
+from tests.support.gitrepo import Remote, make_remote
 
 
 @pytest.fixture

@@ -8,23 +8,21 @@ moves, never forced) or a pull request (idempotent: an open one is reported, not
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import difflib
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tools import kustomize
-from tools.commands.diff import KustomizationDiff, ObjectDiff, diff_renders, format_markdown
-from tools.config import load_section
 from tools.errors import EXIT_FINDINGS, UserError
 from tools.files import write_atomic
-from tools.git import Git, GitError, PushStatus, temporary_worktree
-from tools.github import (
+from tools.release.config import BumpConfig, load_config
+from tools.release.git import Git, GitError, PushStatus, temporary_worktree
+from tools.release.github import (
     GitHubClient,
     PullRequest,
     PullRequestExists,
@@ -34,41 +32,17 @@ from tools.github import (
     parse_slug,
     token_from_env,
 )
-from tools.images import ImageRef, find_image, read_text, set_image
+from tools.release.images import ImageRef
+from tools.release.kustomization import find_image, read_text, set_image
+from tools.release.options import Options
+from tools.release.renderdiff import (
+    KustomizationDiff,
+    ObjectDiff,
+    diff_renders,
+    format_markdown,
+)
 
 _ENV_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-DEFAULT_REQUIRE_DIGEST = {"production": True}
-DEFAULT_PUSH_ATTEMPTS = 5
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-@dataclass(frozen=True)
-class BumpConfig:
-    """The ``bump`` table of the repository's configuration (tools/config.py)."""
-
-    require_digest: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_REQUIRE_DIGEST))
-    push_attempts: int = DEFAULT_PUSH_ATTEMPTS
-    labels: tuple[str, ...] = ("gitops",)
-
-    def requires_digest(self, env: str) -> bool:
-        return self.require_digest.get(env, False)
-
-
-def load_config(repo_root: Path) -> BumpConfig:
-    """``[bump]`` of .gitops.toml or ``[tool.gitops.bump]`` of pyproject.toml (tools/config.py)."""
-    table = load_section(repo_root, "bump", ("require-digest", "push-attempts", "labels"))
-    require = table.get("require-digest", DEFAULT_REQUIRE_DIGEST)
-    if not isinstance(require, dict) or not all(isinstance(v, bool) for v in require.values()):
-        raise table.error("require-digest", "must map environments to booleans")
-    attempts = table.get("push-attempts", DEFAULT_PUSH_ATTEMPTS)
-    if not isinstance(attempts, int) or not 1 <= attempts <= 20:
-        raise table.error("push-attempts", "must be an integer 1-20")
-    labels = table.get("labels", ["gitops"])
-    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise table.error("labels", "must be a list of strings")
-    return BumpConfig({str(k): bool(v) for k, v in require.items()}, attempts, tuple(labels))
 
 
 # --------------------------------------------------------------------------- the change
@@ -120,21 +94,6 @@ class Change:
         if self.trailers:
             lines += ["", *self.trailers]
         return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True)
-class Options:
-    """How to ship a change (shared by bump and promote)."""
-
-    repo_dir: Path
-    remote: str = "origin"
-    base: str | None = None
-    pr: bool = True
-    dry_run: bool = False
-    labels: tuple[str, ...] | None = None
-    github_api: str | None = None
-    github_repo: str | None = None
-    validate: bool = True
 
 
 @dataclass(frozen=True)
@@ -461,41 +420,3 @@ def _create_pull(
         if found is None:
             raise
         return found
-
-
-# --------------------------------------------------------------------------- shared CLI flags
-
-
-def add_shipping_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--pr",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="open a pull request (default) or, with --no-pr, push to the base branch",
-    )
-    p.add_argument("--dry-run", action="store_true", help="print the diff and the plan only")
-    p.add_argument("--base", help="base branch (default: the remote's default branch)")
-    p.add_argument("--remote", default="origin", help="git remote (default: origin)")
-    p.add_argument("--repo-dir", type=Path, default=Path("."), help="repository (default: .)")
-    p.add_argument(
-        "--label", action="append", dest="labels", metavar="LABEL", help="PR label (repeatable)"
-    )
-    p.add_argument(
-        "--github-api", help="GitHub API base URL (default: $GITHUB_API_URL or api.github.com)"
-    )
-    p.add_argument(
-        "--github-repo", metavar="OWNER/REPO", help="default: parsed from the remote URL"
-    )
-
-
-def options_from(args: argparse.Namespace) -> Options:
-    return Options(
-        repo_dir=args.repo_dir,
-        remote=args.remote,
-        base=args.base,
-        pr=args.pr,
-        dry_run=args.dry_run,
-        labels=tuple(args.labels) if args.labels else None,
-        github_api=args.github_api,
-        github_repo=args.github_repo,
-    )

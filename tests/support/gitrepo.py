@@ -1,4 +1,5 @@
-"""Real git repositories for the bump/promote/diff tests: a bare remote and working clones."""
+"""Real git repositories for the release tests: a bare remote seeded with tests/data/bump/repo
+and working clones that call it by a GitHub URL."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "bump"
+from tests.support.paths import TEST_DATA
+
+DATA = TEST_DATA / "bump"
 # The clones call the remote by a GitHub-style URL; git rewrites it to the local bare repository,
 # so owner/repo parsing sees a real URL while pushes stay on this machine.
 REMOTE_URL = "https://github.com/example-org/gitops.git"

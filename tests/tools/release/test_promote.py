@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tools.bump.fake_github import FakeGitHub
-from tests.tools.bump.gitrepo import Remote, git
+from tests.support.github import FakeGitHub
+from tests.support.gitrepo import Remote, git
 from tools.cli import main
 
 IMAGE = "ghcr.io/example-org/model-api"
