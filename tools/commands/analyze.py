@@ -8,33 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tools.analysis.analyze import load_template, run_template, unknown_args
 from tools.analysis.durations import parse_duration
 from tools.analysis.phases import Phase
 from tools.analysis.report import render_json, render_text, write_report
-from tools.analysis.run import (
-    DEFAULT_ERROR_RETRY_INTERVAL,
-    AnalysisRun,
-    Clock,
-    Measurement,
-    MetricResult,
-    RealClock,
-    RunResult,
-    prometheus_measure,
-)
-from tools.analysis.template import (
-    Overrides,
-    SpecError,
-    Template,
-    TemplateError,
-    find_template,
-    resolve_args,
-    resolve_metrics,
-)
+from tools.analysis.run import DEFAULT_ERROR_RETRY_INTERVAL, Measurement, MetricResult
+from tools.analysis.template import Overrides, SpecError, TemplateError
 from tools.errors import EXIT_FINDINGS, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, UserError
 
 EXIT_CODES = {
@@ -113,33 +96,6 @@ def _duration_option(flag: str, value: str | None) -> timedelta | None:
     return parsed
 
 
-def run_template(
-    template: Template,
-    *,
-    prometheus: str | None,
-    args: dict[str, str],
-    metrics: list[str] | None = None,
-    overrides: Overrides | None = None,
-    error_retry: timedelta = DEFAULT_ERROR_RETRY_INTERVAL,
-    clock: Clock | None = None,
-    max_duration: timedelta | None = None,
-    progress: Callable[[MetricResult, Measurement], None] | None = None,
-) -> RunResult:
-    """Resolve and run; raises SpecError when Argo would end the run as Error unmeasured."""
-    values, _ = resolve_args(template, args)
-    resolved = resolve_metrics(template, values, only=metrics or (), overrides=overrides)
-    clock = clock or RealClock()
-    analysis = AnalysisRun(
-        resolved,
-        prometheus_measure(prometheus, clock),
-        clock=clock,
-        error_retry_interval=error_retry,
-        max_duration=max_duration,
-        on_measurement=progress,
-    )
-    return analysis.execute()
-
-
 def run(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise UserError("--count must be at least 1")
@@ -149,13 +105,10 @@ def run(args: argparse.Namespace) -> int:
     retry = _duration_option("--error-retry-interval", args.error_retry_interval)
     values = parse_args_option(args.arg)
     try:
-        template = find_template(args.template)
-        _, unknown = resolve_args(template, values)
+        template = load_template(args.template)
     except TemplateError as exc:
         raise UserError(str(exc)) from None
-    except SpecError:
-        unknown = []  # reported below as the run's Error
-    for name in unknown:
+    for name in unknown_args(template, values):
         sys.stderr.write(f"warning: template {template.name!r} has no argument {name!r}\n")
     overrides = Overrides(
         count=args.count, interval=args.interval if interval else None, once=args.once

@@ -11,16 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tools.analysis.durations import format_duration, parse_duration
-from tools.analysis.report import render_text, to_json, write_report
-from tools.analysis.template import SpecError, TemplateError
-from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
-from tools.rehearsal.prometheus import HarnessError
-from tools.rehearsal.scenarios import SCENARIOS, Rehearsal, ScenarioResult, Timing
+from tools.analysis.report import render_text, to_json
+from tools.errors import EXIT_FINDINGS, EXIT_OK
+from tools.rehearsal.scenarios import SCENARIOS, ScenarioResult, Timing, rehearse
 
 
 def add_parser(subparsers: Any) -> None:
@@ -58,48 +54,18 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def timing_from(args: argparse.Namespace) -> Timing:
-    if args.count < 1:
-        raise UserError("--count must be at least 1")
-    try:
-        duration = parse_duration(args.duration)
-        parse_duration(args.window)
-    except ValueError as exc:
-        raise UserError(str(exc), hint="use a Go duration like 10s or 1m") from None
-    if duration <= timedelta(0):
-        raise UserError("--duration must be positive")
-    if args.warmup < 0:
-        raise UserError("--warmup must not be negative")
-    # count measurements span (count - 1) intervals; at least one second apart.
-    interval = max(timedelta(seconds=1), duration / max(1, args.count - 1))
-    return Timing(
-        window=args.window,
-        interval=format_duration(interval),
-        count=args.count,
-        warmup=args.warmup,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    timing = timing_from(args)
-    names = args.scenario or list(SCENARIOS)
-    results: list[ScenarioResult] = []
-    log = args.output == "text"
-    try:
-        keys = ("champion", *sorted({SCENARIOS[n].canary_model for n in names}))
-        with Rehearsal(timing=timing, log=log, model_keys=keys) as rehearsal:
-            for name in names:
-                result = rehearsal.run(SCENARIOS[name])
-                results.append(result)
-                if log:
-                    _print_text(result)
-                if args.report:
-                    path = Path(args.report) / f"rehearsal-{name}.html"
-                    write_report(result.run, path, title=f"rehearsal {name}")
-    except (HarnessError, TemplateError, SpecError) as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(f"rehearsal failed: {exc}") from None
+    timing = Timing.scaled(
+        duration=args.duration, count=args.count, window=args.window, warmup=args.warmup
+    )
+    text = args.output == "text"
+    results = rehearse(
+        args.scenario or list(SCENARIOS),
+        timing,
+        log=text,
+        report_dir=Path(args.report) if args.report else None,
+        on_result=_print_text if text else None,
+    )
     if args.output == "json":
         sys.stdout.write(json.dumps([_as_json(r) for r in results], indent=2) + "\n")
     else:

@@ -14,32 +14,23 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from tools.analysis.durations import parse_duration
+from tools.analysis.analyze import load_template, run_template
+from tools.analysis.durations import format_duration, parse_duration
 from tools.analysis.phases import Phase
-from tools.analysis.run import (
-    AnalysisRun,
-    Measurement,
-    MetricResult,
-    RealClock,
-    RunResult,
-    prometheus_measure,
-)
-from tools.analysis.template import (
-    Overrides,
-    find_template,
-    merge_templates,
-    repo_root,
-    resolve_args,
-    resolve_metrics,
-)
+from tools.analysis.report import write_report
+from tools.analysis.run import Measurement, MetricResult, RunResult
+from tools.analysis.template import Overrides, SpecError, TemplateError
+from tools.errors import UserError
 from tools.rehearsal.api import ApiProcess
 from tools.rehearsal.load import LoadGenerator, LoadStats, validation_rows
 from tools.rehearsal.models import TrainedModels, train_models
-from tools.rehearsal.prometheus import PrometheusServer, Target
+from tools.rehearsal.prometheus import HarnessError, PrometheusServer, Target
+from tools.repo import repo_root
 
 NAMESPACE = "model-api-rehearsal"
 TEMPLATES = ("success-rate", "latency-p95", "prediction-drift")
@@ -116,6 +107,24 @@ class Timing:
     def interval_delta(self) -> timedelta:
         return parse_duration(self.interval)
 
+    @classmethod
+    def scaled(cls, *, duration: str, count: int, window: str, warmup: float) -> Timing:
+        """``count`` measurements spread over ``duration`` (Go durations), at least 1s apart."""
+        if count < 1:
+            raise UserError("--count must be at least 1")
+        try:
+            total = parse_duration(duration)
+            parse_duration(window)
+        except ValueError as exc:
+            raise UserError(str(exc), hint="use a Go duration like 10s or 1m") from None
+        if total <= timedelta(0):
+            raise UserError("--duration must be positive")
+        if warmup < 0:
+            raise UserError("--warmup must not be negative")
+        # count measurements span (count - 1) intervals; at least one second apart.
+        interval = max(timedelta(seconds=1), total / max(1, count - 1))
+        return cls(window=window, interval=format_duration(interval), count=count, warmup=warmup)
+
 
 @dataclass
 class ScenarioResult:
@@ -187,7 +196,7 @@ class Rehearsal:
     def setup(self) -> None:
         # Resolve templates first: a broken template should fail before minutes of setup.
         repo = self.repo or default_repo()
-        self.template = merge_templates([find_template(name, repo) for name in self.template_names])
+        self.template = load_template(self.template_names, repo)
         if self.models is None:
             self.log("training models into a temporary MLflow store")
             self.models = train_models(self.workdir / "models", self.model_keys)
@@ -269,24 +278,53 @@ class Rehearsal:
             "stable-hash": self.stable_hash,
             "window": self.timing.window,
         }
-        values, _ = resolve_args(self.template, args)
         overrides = Overrides(count=self.timing.count, interval=self.timing.interval)
-        metrics = resolve_metrics(self.template, values, overrides=overrides)
         taken = itertools.count(1)
+        metric_count = len(self.template.metric_names)
 
         def after_measurement(_result: MetricResult, _m: Measurement) -> None:
             # Kill Prometheus once every metric has been measured once: mid-run.
-            if kill is not None and next(taken) == len(metrics):
+            if kill is not None and next(taken) == metric_count:
                 self.log("killing Prometheus")
                 kill.kill()
 
-        analysis = AnalysisRun(
-            metrics,
-            prometheus_measure(prometheus.url, RealClock()),
-            error_retry_interval=parse_duration(self.timing.error_retry),
+        self.log(f"analysis: {metric_count} metrics, {self.timing.count} x {self.timing.interval}")
+        return run_template(
+            self.template,
+            prometheus=prometheus.url,
+            args=args,
+            overrides=overrides,
+            error_retry=parse_duration(self.timing.error_retry),
             # A hard stop far beyond what count x interval needs: never hang a CI job.
             max_duration=self.timing.interval_delta * (self.timing.count + 2) * 4,
-            on_measurement=after_measurement if kill is not None else None,
+            progress=after_measurement if kill is not None else None,
         )
-        self.log(f"analysis: {len(metrics)} metrics, {self.timing.count} x {self.timing.interval}")
-        return analysis.execute()
+
+
+def rehearse(
+    names: Sequence[str],
+    timing: Timing,
+    *,
+    log: bool = True,
+    report_dir: Path | None = None,
+    on_result: Callable[[ScenarioResult], None] | None = None,
+) -> list[ScenarioResult]:
+    """Run the named scenarios in one shared environment; *on_result* sees each as it ends,
+    and with *report_dir* each gets an HTML report ``rehearsal-<name>.html`` there."""
+    results: list[ScenarioResult] = []
+    try:
+        keys = ("champion", *sorted({SCENARIOS[n].canary_model for n in names}))
+        with Rehearsal(timing=timing, log=log, model_keys=keys) as rehearsal:
+            for name in names:
+                result = rehearsal.run(SCENARIOS[name])
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+                if report_dir is not None:
+                    path = report_dir / f"rehearsal-{name}.html"
+                    write_report(result.run, path, title=f"rehearsal {name}")
+    except (HarnessError, TemplateError, SpecError) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"rehearsal failed: {exc}") from None
+    return results

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.tools.analysis.conftest import FakeClock
+from tests.support.clock import FakeClock
 from tools.analysis.phases import Phase
 from tools.analysis.run import (
     AnalysisRun,

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from service.predictor import Column, ModelInfo, Prediction
-from tools.commands.rehearse import timing_from
 from tools.errors import UserError
 from tools.rehearsal.faults import FaultyPredictor, InjectedFault
 from tools.rehearsal.load import LoadGenerator
+from tools.rehearsal.scenarios import Timing
 
 
 class ConstantPredictor:
@@ -75,17 +75,17 @@ def test_load_split_and_payload() -> None:
     assert {no_canary.target_for(i) for i in range(50)} == {"stable"}
 
 
-def options(**kw: object) -> argparse.Namespace:
-    base: dict[str, object] = {"count": 3, "duration": "10s", "window": "10s", "warmup": 12.0}
+def timing_from(**kw: object) -> Timing:
+    base: dict[str, Any] = {"count": 3, "duration": "10s", "window": "10s", "warmup": 12.0}
     base.update(kw)
-    return argparse.Namespace(**base)
+    return Timing.scaled(**base)
 
 
 def test_rehearse_timing_from_options() -> None:
-    timing = timing_from(options())
+    timing = timing_from()
     assert (timing.count, timing.interval, timing.window) == (3, "5s", "10s")
-    assert timing_from(options(count=5, duration="1m")).interval == "15s"
+    assert timing_from(count=5, duration="1m").interval == "15s"
     with pytest.raises(UserError):
-        timing_from(options(duration="soon"))
+        timing_from(duration="soon")
     with pytest.raises(UserError):
-        timing_from(options(count=0))
+        timing_from(count=0)
