@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.paths import REPO_ROOT
 from tools.cli import main
 from tools.rehearsal.prometheus import PrometheusServer, free_port
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[3]
 
 
 def write_template(tmp_path: Path, *metrics: dict[str, Any], args: list[Any] | None = None) -> str:
@@ -250,7 +250,7 @@ def test_repository_template_by_name_never_passes_without_data(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.chdir(REPO)
+    monkeypatch.chdir(REPO_ROOT)
     for name in ("success-rate", "latency-p95", "prediction-drift"):
         code, report, _ = analyze(
             capsys, name, "--prometheus", prometheus.url, "--once",

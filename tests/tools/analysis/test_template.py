@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.paths import REPO_ROOT
 from tools.analysis.template import (
     Overrides,
     SpecError,
@@ -19,8 +20,6 @@ from tools.analysis.template import (
     resolve_metrics,
     substitute,
 )
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def template(
@@ -230,15 +229,15 @@ def test_merge_templates_like_a_rollout_step() -> None:
 
 
 def test_find_by_file_and_by_name_in_the_repo() -> None:
-    by_file = find_template(str(REPO / "rollouts/analysistemplate-success-rate.yaml"))
-    by_name = find_template("success-rate", REPO)
+    by_file = find_template(str(REPO_ROOT / "rollouts/analysistemplate-success-rate.yaml"))
+    by_name = find_template("success-rate", REPO_ROOT)
     assert by_file.name == by_name.name == "success-rate"
     assert by_name.path.name == "analysistemplate-success-rate.yaml"
 
 
 def test_find_errors(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="no AnalysisTemplate named 'nope'"):
-        find_template("nope", REPO)
+        find_template("nope", REPO_ROOT)
     with pytest.raises(TemplateError, match="no such file"):
         find_template(str(tmp_path / "missing.yaml"))
     bad = tmp_path / "bad.yaml"
@@ -253,7 +252,7 @@ def test_find_errors(tmp_path: Path) -> None:
 
 def test_repository_templates_resolve_with_their_documented_args() -> None:
     for name in ("success-rate", "latency-p95", "prediction-drift"):
-        t = find_template(name, REPO)
+        t = find_template(name, REPO_ROOT)
         values, _ = resolve_args(t, {"namespace": "ns", "canary-hash": "c", "stable-hash": "s"})
         metrics = resolve_metrics(t, values)
         assert metrics

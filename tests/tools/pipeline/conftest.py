@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.manifests import schemas
+from tests.support.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 CRD_ROOT = schemas.CRD_DIR
 
 

@@ -22,10 +22,10 @@ import pytest
 import yaml
 
 from tests.support.net import free_port
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 CONFIGMAP = REPO_ROOT / "base/mlflow-backup/configmap-backup-script.yaml"
 PASSWORD = "backup-test-pw"  # a throwaway role of a throwaway cluster
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.support.paths import REPO_ROOT
 from tools import cli
 from tools.pipeline import steps
 
 pytestmark = pytest.mark.slow
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -14,18 +14,17 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.support.net import free_port
+from tests.support.paths import REPO_ROOT
 from tools import cli
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "v2:test-token"  # the fake server's token
 
 
