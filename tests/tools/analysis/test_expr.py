@@ -56,8 +56,14 @@ def test_go_float_division_by_zero_is_inf_or_nan() -> None:
 
 
 def test_integer_modulo_by_zero_is_a_runtime_error() -> None:
-    with pytest.raises(EvalError, match="divide by zero"):
-        run("1 % 0")
+    with pytest.raises(EvalError, match="integer divide by zero"):
+        run("1 % (len(result) - 1)", [1.0])
+
+
+def test_integer_modulo_of_two_literals_by_zero_fails_at_compile_time() -> None:
+    # optimizer/fold.go folds `%` of two integer literals and reports a zero divisor.
+    with pytest.raises(CompileError, match="integer divide by zero"):
+        compile_expr("1 % 0 == 0", {})
 
 
 # --- results of each shape ---------------------------------------------------------------------

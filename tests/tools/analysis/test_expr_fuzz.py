@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tools.analysis.conditions import evaluate_result
-from tools.analysis.expr import ExprError, compile_expr
+from tools.analysis.expr import CompileError, ExprError, compile_expr
 from tools.analysis.phases import Phase
 
 TOKENS = [
@@ -44,5 +45,11 @@ def test_conditions_always_give_a_phase(tokens: list[str], result: object) -> No
         assert outcome.message
 
 
-def test_overflow_to_infinity_is_a_value() -> None:
-    assert compile_expr("1e309", {}).run({}) == math.inf
+def test_float_overflow_in_arithmetic_is_infinity() -> None:
+    assert compile_expr("1e308 * 10", {}).run({}) == math.inf
+
+
+def test_float_literal_beyond_float64_is_a_compile_error() -> None:
+    # parser/parser.go: strconv.ParseFloat reports ErrRange for 1e309 -> "invalid float literal".
+    with pytest.raises(CompileError, match=r'invalid float literal: .*"1e309": value out of range'):
+        compile_expr("1e309", {})

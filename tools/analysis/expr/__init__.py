@@ -1,9 +1,10 @@
 """A parser, type checker and evaluator for the expr-lang subset Argo Rollouts conditions use.
 
 ``compile_expr(source, env)`` parses and type-checks against the environment's static types
-(so ``result > 0.5`` with a vector result is a compile error, as in expr-lang) and returns a
-:class:`Program` whose :meth:`Program.run` evaluates it. Nothing is ever passed to Python's
-``eval``.
+(so ``result > 0.5`` with a vector result is a compile error, as in expr-lang), applies the
+optimizer passes that change results or costs (optimizer.py) and returns a :class:`Program`
+whose :meth:`Program.run` evaluates it under expr's limits (node count, memory budget, int64
+wrap-around, RE2 regexps). Nothing is ever passed to Python's ``eval``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,21 @@ from dataclasses import dataclass
 from tools.analysis.expr import ast
 from tools.analysis.expr.checker import Checker
 from tools.analysis.expr.errors import CompileError, EvalError, ExprError
-from tools.analysis.expr.evaluator import Evaluator
-from tools.analysis.expr.parser import parse
+from tools.analysis.expr.evaluator import MEMORY_BUDGET, Evaluator
+from tools.analysis.expr.optimizer import optimize
+from tools.analysis.expr.parser import MAX_NODES, parse
 from tools.analysis.expr.types import Type, type_of
 
-__all__ = ["CompileError", "EvalError", "ExprError", "Program", "compile_expr", "parse"]
+__all__ = [
+    "MAX_NODES",
+    "MEMORY_BUDGET",
+    "CompileError",
+    "EvalError",
+    "ExprError",
+    "Program",
+    "compile_expr",
+    "parse",
+]
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,9 @@ def compile_expr(
     static.update(types or {})
     try:
         tree = parse(source)
-        result_type = Checker(static).check(tree)
+        checker = Checker(static)
+        result_type = checker.check(tree)
+        tree = optimize(tree, checker.types)
     except RecursionError:
         raise CompileError("expression nested too deeply") from None
     return Program(source, tree, result_type)

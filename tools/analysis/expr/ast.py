@@ -81,3 +81,8 @@ class Closure(Node):
 class Call(Node):
     name: str
     args: tuple[Node, ...]
+    # Set only by the optimizer (optimizer.py), as expr-lang's BuiltinNode.Map / .Throws:
+    # ``filter``/``find`` with ``mapped`` yield that expression for each match instead of the
+    # element; ``find``/``findLast`` with ``throws`` fail when nothing matches.
+    mapped: Node | None = None
+    throws: bool = False

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tools.analysis.durations import parse_duration
+from tools.analysis.expr import gonum
 from tools.analysis.expr import types as t
 from tools.analysis.expr.errors import CompileError, EvalError
 
@@ -106,11 +107,14 @@ def _check_find(args: list[t.Type]) -> t.Type:
 
 
 def _find(args: list[object], *, last: bool = False, index: bool = False) -> object:
-    found = _matching("find", args)
-    if not found:
-        return -1 if index else None
-    i, v = found[-1] if last else found[0]
-    return i if index else v
+    # Like expr's compiled loops: stop at the first hit (findLast* walk from the end).
+    pred = _pred(args[1])
+    items = _array("find", args[0])
+    order = range(len(items) - 1, -1, -1) if last else range(len(items))
+    for i in order:
+        if _truth("find", pred(items[i], i)):
+            return i if index else items[i]
+    return -1 if index else None
 
 
 # --- aggregates ----------------------------------------------------------------------------
@@ -177,7 +181,7 @@ def _sum(args: list[object]) -> object:
         items = [pred(v, i) for i, v in enumerate(items)]
     values = _numbers("sum", items)
     if all(isinstance(v, int) for v in values):
-        return sum(values)
+        return gonum.wrap(sum(int(v) for v in values))  # Go int addition wraps around
     return math.fsum(values) if not any(math.isinf(v) for v in values) else sum(values)
 
 
@@ -257,22 +261,22 @@ def _to_int(args: list[object]) -> object:
     value = args[0]
     if isinstance(value, str):
         try:
-            return int(value)
-        except ValueError:
-            raise EvalError(f'strconv.Atoi: parsing "{value}": invalid syntax') from None
+            return gonum.parse_int(value, "Atoi")
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
     number = _number_arg("int", value)
-    if isinstance(number, float) and (math.isnan(number) or math.isinf(number)):
-        return -(2**63)  # what Go's int(NaN) conversion yields on amd64
-    return int(number)
+    if isinstance(number, float):
+        return gonum.float_to_int(number)
+    return number
 
 
 def _to_float(args: list[object]) -> object:
     value = args[0]
     if isinstance(value, str):
         try:
-            return float(value)
-        except ValueError:
-            raise EvalError(f'strconv.ParseFloat: parsing "{value}": invalid syntax') from None
+            return gonum.parse_float(value)
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
     return float(_number_arg("float", value))
 
 
@@ -313,11 +317,13 @@ def _as_int(args: list[object]) -> object:
     value = args[0]
     if isinstance(value, str):
         try:
-            return int(value, 10)
-        except ValueError:
-            raise EvalError(f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
+            return gonum.parse_int(value)
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
+    if isinstance(value, float):
+        return gonum.float_to_int(value)
     if t.is_num_value(value):
-        return int(value) if not isinstance(value, float) or math.isfinite(value) else -(2**63)  # type: ignore[call-overload]
+        return value
     raise EvalError("asInt: type not supported")
 
 
@@ -325,9 +331,9 @@ def _as_float(args: list[object]) -> object:
     value = args[0]
     if isinstance(value, str):
         try:
-            return float(value)
-        except ValueError:
-            raise EvalError(f'strconv.ParseFloat: parsing "{value}": invalid syntax') from None
+            return gonum.parse_float(value)
+        except ValueError as exc:
+            raise EvalError(str(exc)) from None
     if t.is_num_value(value):
         return float(value)  # type: ignore[arg-type]
     raise EvalError("asFloat: type not supported")
@@ -378,7 +384,8 @@ def _date(args: list[object]) -> object:
 
 
 def _abs(args: list[object]) -> object:
-    return abs(_number_arg("abs", args[0]))
+    value = abs(_number_arg("abs", args[0]))
+    return gonum.wrap(value) if type(value) is int else value  # abs(MinInt64) stays negative
 
 
 def _b(

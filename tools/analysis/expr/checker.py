@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tools.analysis.expr import ast
+from tools.analysis.expr import ast, goregexp
 from tools.analysis.expr import types as t
 from tools.analysis.expr.builtins import BUILTINS
 from tools.analysis.expr.errors import CompileError
@@ -23,10 +23,13 @@ class Checker:
     def __init__(self, env: Mapping[str, t.Type]) -> None:
         self.env = env
         self.scopes: list[t.Type] = []  # element type of each enclosing predicate
+        # Static type of every checked node, by id(node), for the optimizer.
+        self.types: dict[int, t.Type] = {}
 
     def check(self, node: ast.Node) -> t.Type:
         method = getattr(self, f"_{type(node).__name__.lower()}")
         result: t.Type = method(node)
+        self.types[id(node)] = result
         return result
 
     def _literal(self, node: ast.Literal) -> t.Type:
@@ -68,6 +71,14 @@ class Checker:
         left = self.check(node.left)
         right = self.check(node.right)
         op = node.op
+        if op == "matches" and isinstance(node.right, ast.Literal):
+            # checker.go: a literal pattern is compiled now, so a bad one is a compile error.
+            pattern = node.right.value
+            if isinstance(pattern, str):
+                try:
+                    goregexp.compile_pattern(pattern)
+                except goregexp.RegexpError as exc:
+                    raise CompileError(exc.message, pos=node.pos) from None
         result = _binary_type(op, left, right)
         if result is None:
             raise CompileError(
@@ -193,9 +204,7 @@ def _arithmetic_type(op: str, left: t.Type, right: t.Type) -> t.Type | None:
             return t.TIME
         if left == right == t.DURATION:
             return t.DURATION
-        if left.kind == right.kind == "array":
-            return left if left == right else t.array_of(t.ANY)
-        if _either(left, right, "int", "float", "string", "time", "duration", "array"):
+        if _either(left, right, "int", "float", "string", "time", "duration"):
             return t.ANY
         return None
     if op == "-":

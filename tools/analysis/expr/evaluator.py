@@ -1,19 +1,44 @@
-"""Tree-walking evaluator with expr-lang's runtime rules (Go number semantics, nil handling)."""
+"""Tree-walking evaluator with expr-lang's runtime rules (Go number semantics, nil handling).
+
+Limits mirrored from expr v1.17.8's VM (vm/vm.go), which Argo runs with its defaults:
+
+* memory budget: ``MEMORY_BUDGET`` = ``conf.DefaultMemoryBudget`` (1e6). Every array the run
+  allocates adds its length: a range ``m..n`` (OpRange, counted *before* it is built, so
+  ``len(0..1000000000)`` fails at once), an array literal that is not constant (OpArray), the
+  results of ``map`` and ``filter`` (OpArray after the loop). ``memGrow`` fails with
+  "memory budget exceeded" as soon as the running total reaches the budget (``>=``), so a
+  range of 1,000,000 elements is already too much. The budget is per evaluation.
+* evaluation steps: ``STEP_LIMIT``. Not an expr-lang limit (the controller has none); our own
+  guard so that a predicate of thousands of nodes over a range of a million elements ends
+  with an Error in seconds instead of running for hours. No real condition comes near it.
+* integers are Go's int64 and wrap around (gonum.py); ``matches`` is Go's RE2 regexp
+  (goregexp.py).
+"""
 
 from __future__ import annotations
 
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from tools.analysis.expr import ast
+from tools.analysis.expr import ast, gonum, goregexp
 from tools.analysis.expr import types as t
 from tools.analysis.expr.builtins import BUILTINS, NEEDS_WHOLE_RESULT
 from tools.analysis.expr.errors import EvalError
 
+# conf/config.go: DefaultMemoryBudget; vm/vm.go: memGrow.
+MEMORY_BUDGET = 1_000_000
+MEMORY_BUDGET_EXCEEDED = "memory budget exceeded"
+# Our own bound on evaluated syntax nodes per run (about a second per million here).
+STEP_LIMIT = 5_000_000
+
+_INT_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
 _ORDER: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
     ">": operator.gt,
@@ -22,18 +47,42 @@ _ORDER: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+# Node class -> evaluator method name (built on first use; predicates evaluate per element).
+_METHODS: dict[type, str] = {}
+
+
 class Evaluator:
     def __init__(self, env: Mapping[str, object], whole_result: object) -> None:
         self.env = env
         self.whole_result = whole_result
         self.scopes: list[tuple[object, int]] = []
+        self.memory = 0
+        self.steps = 0
+
+    def grow(self, size: int, node: ast.Node) -> None:
+        """vm.memGrow: count an allocation of ``size`` elements against the budget."""
+        self.memory += max(0, size)
+        if self.memory >= MEMORY_BUDGET:
+            raise EvalError(MEMORY_BUDGET_EXCEEDED, pos=node.pos)
 
     def eval(self, node: ast.Node) -> object:
-        method = getattr(self, f"_{type(node).__name__.lower()}")
-        return method(node)
+        self.steps += 1
+        if self.steps > STEP_LIMIT:
+            raise EvalError(
+                f"evaluation step limit exceeded ({STEP_LIMIT} steps; a limit of this tool, "
+                "not of Argo Rollouts)",
+                pos=node.pos,
+            )
+        kind = type(node)
+        name = _METHODS.get(kind)
+        if name is None:
+            name = _METHODS[kind] = f"_{kind.__name__.lower()}"
+        result: object = getattr(self, name)(node)
+        return result
 
     def _literal(self, node: ast.Literal) -> object:
-        return node.value
+        # A constant array (folded at compile time) is handed out as a copy, never shared.
+        return list(node.value) if isinstance(node.value, list) else node.value
 
     def _name(self, node: ast.Name) -> object:
         return self.env[node.name]
@@ -43,7 +92,9 @@ class Evaluator:
         return index if node.name == "index" else element
 
     def _arraylit(self, node: ast.ArrayLit) -> object:
-        return [self.eval(item) for item in node.items]
+        items = [self.eval(item) for item in node.items]
+        self.grow(len(items), node)
+        return items
 
     def _closure(self, node: ast.Closure) -> object:
         def call(element: object, index: int) -> object:
@@ -61,6 +112,8 @@ class Evaluator:
             if not isinstance(value, bool):
                 raise EvalError(f"invalid operation: ! {t.go_name(value)}", pos=node.pos)
             return not value
+        if type(value) is int:
+            return gonum.wrap(-value) if node.op == "-" else value
         if t.is_num_value(value) or isinstance(value, timedelta):
             return -value if node.op == "-" else value  # type: ignore[operator]
         raise EvalError(f"invalid operation: {node.op} {t.go_name(value)}", pos=node.pos)
@@ -94,19 +147,27 @@ class Evaluator:
             return not equal(left, right)
         if op in _ORDER:
             if _orderable(left, right):
+                if t.is_num_value(left) and t.is_num_value(right):
+                    left, right = _go_numbers(left, right)
                 return bool(_ORDER[op](left, right))
             raise _mismatch(op, left, right, node)
         if op == "in":
             if not isinstance(right, list):
                 raise _mismatch(op, left, right, node)
             return any(equal(left, item) for item in right)
+        if op == "matches" and (left is None or right is None):
+            return False  # OpMatches: a nil operand does not match
         if op in ("matches", "contains", "startsWith", "endsWith"):
             if not (isinstance(left, str) and isinstance(right, str)):
                 raise _mismatch(op, left, right, node)
             return _string_op(op, left, right, node)
         if op == "..":
             if type(left) is int and type(right) is int:
-                return list(range(left, right + 1))
+                # OpRange / runtime.MakeRange: size = max - min + 1 in Go int arithmetic
+                # (so a size that wraps to <= 0 is an empty range), counted before building.
+                size = max(0, gonum.wrap(right - left + 1))
+                self.grow(size, node)
+                return list(range(left, left + size))
             raise _mismatch(op, left, right, node)
         return _arithmetic(op, left, right, node)
 
@@ -155,21 +216,66 @@ class Evaluator:
         raise EvalError(f"cannot fetch {node.name} from {t.go_name(target)}", pos=node.pos)
 
     def _call(self, node: ast.Call) -> object:
+        if node.mapped is not None or node.throws:
+            return self._optimized_search(node)
         builtin = BUILTINS[node.name]
         args = [self.eval(arg) for arg in node.args]
         if node.name in NEEDS_WHOLE_RESULT:
             args.append(self.whole_result)
         try:
-            return builtin.run(args)
+            value = builtin.run(args)
         except EvalError as exc:
             raise EvalError(exc.message, pos=node.pos) from None
         except (OverflowError, ValueError, ZeroDivisionError) as exc:
             raise EvalError(f"{node.name}: {exc}", pos=node.pos) from None
+        if node.name in ("map", "filter") and isinstance(value, list):
+            self.grow(len(value), node)  # OpArray after the loop
+        return value
+
+    def _optimized_search(self, node: ast.Call) -> object:
+        """``filter``/``find``/``findLast`` as the optimizer rewrote them (optimizer.py)."""
+        items = self.eval(node.args[0])
+        if not isinstance(items, list):
+            raise EvalError(f"cannot iterate over {t.go_name(items)} in {node.name}", pos=node.pos)
+        predicate = self.eval(node.args[1])
+        assert callable(predicate)
+
+        def pick(element: object, index: int) -> object:
+            if node.mapped is None:
+                return element
+            self.scopes.append((element, index))
+            try:
+                return self.eval(node.mapped)
+            finally:
+                self.scopes.pop()
+
+        def hit(element: object, index: int) -> bool:
+            value = predicate(element, index)
+            if not isinstance(value, bool):
+                raise EvalError(
+                    f"predicate of {node.name} returned {t.go_name(value)}, expected bool",
+                    pos=node.pos,
+                )
+            return value
+
+        if node.name == "filter":
+            found = [pick(v, i) for i, v in enumerate(items) if hit(v, i)]
+            self.grow(len(found), node)
+            return found
+        order = range(len(items) - 1, -1, -1) if node.name == "findLast" else range(len(items))
+        for i in order:
+            if hit(items[i], i):
+                return pick(items[i], i)
+        if node.throws:
+            # compiler.go: what filter(...)[0] / [-1] would have failed with.
+            raise EvalError("reflect: slice index out of range", pos=node.pos)
+        return None
 
 
 def equal(left: object, right: object) -> bool:
     """expr's runtime.Equal: numbers compare by value across int/float; else same type and value."""
     if t.is_num_value(left) and t.is_num_value(right):
+        left, right = _go_numbers(left, right)
         return bool(left == right)
     if isinstance(left, bool) or isinstance(right, bool):
         return type(left) is type(right) and left == right
@@ -180,6 +286,15 @@ def equal(left: object, right: object) -> bool:
     if type(left) is not type(right):
         return False
     return left == right
+
+
+def _go_numbers(left: Any, right: Any) -> tuple[Any, Any]:
+    """Mixed int/float operands: Go converts the int to float64 first (runtime helpers)."""
+    if type(left) is int and type(right) is float:
+        return float(left), right
+    if type(left) is float and type(right) is int:
+        return left, float(right)
+    return left, right
 
 
 def _orderable(left: object, right: object) -> bool:
@@ -196,12 +311,11 @@ def _arithmetic(op: str, left: object, right: object, node: ast.Binary) -> objec
         a: float = left  # type: ignore[assignment]
         b: float = right  # type: ignore[assignment]
         both_int = type(left) is int and type(right) is int
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
+        if op in ("+", "-", "*"):
+            if both_int:
+                # Go int64 arithmetic wraps around (gonum.wrap).
+                return gonum.wrap(_INT_OPS[op](left, right))
+            return float(_INT_OPS[op](float(a), float(b)))
         if op == "/":
             return _go_divide(float(a), float(b))
         if op == "%":
@@ -209,16 +323,11 @@ def _arithmetic(op: str, left: object, right: object, node: ast.Binary) -> objec
                 raise _mismatch(op, left, right, node)
             if b == 0:
                 raise EvalError("integer divide by zero", pos=node.pos)
-            return int(math.fmod(a, b))
+            return gonum.modulo(left, right)  # type: ignore[arg-type]
         if op == "**":
-            try:
-                return math.pow(a, b)
-            except (OverflowError, ValueError):
-                return math.inf if abs(a) > 1 else math.nan
+            return gonum.power(float(a), float(b))
     if op == "+":
         if isinstance(left, str) and isinstance(right, str):
-            return left + right
-        if isinstance(left, list) and isinstance(right, list):
             return left + right
         if isinstance(left, datetime) and isinstance(right, timedelta):
             return left + right
@@ -248,9 +357,9 @@ def _string_op(op: str, left: str, right: str, node: ast.Binary) -> bool:
     if op == "endsWith":
         return left.endswith(right)
     try:
-        return re.search(right, left) is not None
-    except re.error as exc:
-        raise EvalError(f"error parsing regexp: {exc}", pos=node.pos) from None
+        return goregexp.matches(left, right)
+    except goregexp.RegexpError as exc:
+        raise EvalError(exc.message, pos=node.pos) from None
 
 
 def _mismatch(op: str, left: object, right: object, node: ast.Node) -> EvalError:

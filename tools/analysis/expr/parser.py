@@ -8,7 +8,9 @@ unary ``-``/``+`` 90; the ternary ``?:`` binds loosest.
 
 from __future__ import annotations
 
-from tools.analysis.expr import ast
+from typing import TypeVar
+
+from tools.analysis.expr import ast, gonum
 from tools.analysis.expr.errors import CompileError
 from tools.analysis.expr.lexer import Kind, Token, tokenize
 
@@ -42,11 +44,17 @@ NEGATABLE = frozenset({"in", "matches", "contains", "startsWith", "endsWith"})
 UNARY: dict[str, int] = {"not": 50, "!": 50, "-": 90, "+": 90}
 ALIASES = {"and": "&&", "or": "||", "not": "!", "^": "**"}
 
+N = TypeVar("N", bound=ast.Node)
+
 # Builtins whose second argument is a predicate (`#` refers to the current element).
 PREDICATE_BUILTINS = frozenset(
     {"all", "any", "none", "one", "filter", "map", "count", "find", "findIndex", "findLast"}
     | {"findLastIndex", "sum"}
 )
+
+
+# conf/config.go: DefaultMaxNodes; parser/parser.go: checkNodeLimit.
+MAX_NODES = 10_000
 
 
 def parse(source: str) -> ast.Node:
@@ -60,6 +68,16 @@ class _Parser:
         self.tokens = tokens
         self.i = 0
         self.closure_depth = 0
+        self.nodes = 0
+
+    def node(self, node: N) -> N:
+        """Count every syntax node, like expr's parser, and stop at MAX_NODES."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise CompileError(
+                "compilation failed: expression exceeds maximum allowed nodes", pos=node.pos
+            )
+        return node
 
     @property
     def current(self) -> Token:
@@ -108,15 +126,15 @@ class _Parser:
             for _ in range(width):
                 self.advance()
             right = self.expression(op_precedence if right_assoc else op_precedence + 1)
-            node = ast.Binary(token.pos, ALIASES.get(op, op), node, right)
+            node = self.node(ast.Binary(token.pos, ALIASES.get(op, op), node, right))
             if negate:
-                node = ast.Unary(token.pos, "!", node)
+                node = self.node(ast.Unary(token.pos, "!", node))
         if precedence == 0 and self.current.is_(Kind.OPERATOR, "?"):
             pos = self.advance().pos
             then = self.expression(0)
             self.expect(Kind.OPERATOR, ":")
             otherwise = self.expression(0)
-            node = ast.Conditional(pos, node, then, otherwise)
+            node = self.node(ast.Conditional(pos, node, then, otherwise))
         return node
 
     def primary(self) -> ast.Node:
@@ -124,7 +142,7 @@ class _Parser:
         if token.kind is Kind.OPERATOR and token.value in UNARY:
             self.advance()
             operand = self.expression(UNARY[token.value])
-            return ast.Unary(token.pos, ALIASES.get(token.value, token.value), operand)
+            return self.node(ast.Unary(token.pos, ALIASES.get(token.value, token.value), operand))
         if token.is_(Kind.BRACKET, "("):
             self.advance()
             node = self.expression(0)
@@ -135,13 +153,13 @@ class _Parser:
     def secondary(self) -> ast.Node:
         token = self.advance()
         if token.kind is Kind.NUMBER:
-            return ast.Literal(token.pos, _number(token))
+            return self.node(ast.Literal(token.pos, _number(token)))
         if token.kind is Kind.STRING:
-            return ast.Literal(token.pos, token.value)
+            return self.node(ast.Literal(token.pos, token.value))
         if token.kind is Kind.POINTER:
             if self.closure_depth == 0:
                 raise CompileError("cannot use pointer accessor outside predicate", pos=token.pos)
-            return ast.Pointer(token.pos, token.value)
+            return self.node(ast.Pointer(token.pos, token.value))
         if token.is_(Kind.BRACKET, "["):
             items: list[ast.Node] = []
             while not self.current.is_(Kind.BRACKET, "]"):
@@ -150,15 +168,15 @@ class _Parser:
                     break
                 self.advance()
             self.expect(Kind.BRACKET, "]")
-            return ast.ArrayLit(token.pos, tuple(items))
+            return self.node(ast.ArrayLit(token.pos, tuple(items)))
         if token.kind is Kind.IDENT:
             if token.value in ("true", "false"):
-                return ast.Literal(token.pos, token.value == "true")
+                return self.node(ast.Literal(token.pos, token.value == "true"))
             if token.value == "nil":
-                return ast.Literal(token.pos, None)
+                return self.node(ast.Literal(token.pos, None))
             if self.current.is_(Kind.BRACKET, "("):
                 return self.call(token)
-            return ast.Name(token.pos, token.value)
+            return self.node(ast.Name(token.pos, token.value))
         if token.kind is Kind.EOF:
             raise CompileError("unexpected end of expression", pos=token.pos)
         raise CompileError(f"unexpected token {_show(token)}", pos=token.pos)
@@ -175,7 +193,7 @@ class _Parser:
                 break
             self.advance()
         self.expect(Kind.BRACKET, ")")
-        return ast.Call(name.pos, name.value, tuple(args))
+        return self.node(ast.Call(name.pos, name.value, tuple(args)))
 
     def closure(self) -> ast.Node:
         start = self.current
@@ -187,7 +205,7 @@ class _Parser:
         self.closure_depth -= 1
         if braces:
             self.expect(Kind.BRACKET, "}")
-        return ast.Closure(start.pos, body)
+        return self.node(ast.Closure(start.pos, body))
 
     def postfix(self, node: ast.Node) -> ast.Node:
         while True:
@@ -197,7 +215,7 @@ class _Parser:
                 field = self.advance()
                 if field.kind not in (Kind.IDENT, Kind.OPERATOR) or not field.value.isidentifier():
                     raise CompileError(f"expected name after {token.value!r}", pos=field.pos)
-                node = ast.Member(token.pos, node, field.value, token.value == "?.")
+                node = self.node(ast.Member(token.pos, node, field.value, token.value == "?."))
             elif token.is_(Kind.BRACKET, "["):
                 self.advance()
                 node = self.subscript(node, token.pos)
@@ -210,25 +228,42 @@ class _Parser:
             start = self.expression(0)
             if self.current.is_(Kind.BRACKET, "]"):
                 self.advance()
-                return ast.Index(pos, target, start)
+                return self.node(ast.Index(pos, target, start))
         self.expect(Kind.OPERATOR, ":")
         stop: ast.Node | None = None
         if not self.current.is_(Kind.BRACKET, "]"):
             stop = self.expression(0)
         self.expect(Kind.BRACKET, "]")
-        return ast.Slice(pos, target, start, stop)
+        return self.node(ast.Slice(pos, target, start, stop))
 
 
 def _number(token: Token) -> int | float:
+    """parser.go: integers must fit Go's int64 and floats float64 (strconv's range errors)."""
     text = token.value.replace("_", "")
+    if text.lower().startswith("0x"):
+        kind, value = "hex", _parse_int(text, 16)
+    elif any(c in text for c in ".eE"):
+        try:
+            return gonum.parse_float(text)
+        except ValueError as exc:
+            raise CompileError(f"invalid float literal: {exc}", pos=token.pos) from None
+    else:
+        kind, value = "integer", _parse_int(text, 10)
+    if value is None:
+        raise CompileError(f"invalid {kind} literal: {token.value!r}", pos=token.pos)
+    if not gonum.INT_MIN <= value <= gonum.INT_MAX:
+        raise CompileError(
+            f'invalid {kind} literal: strconv.ParseInt: parsing "{text}": value out of range',
+            pos=token.pos,
+        )
+    return value
+
+
+def _parse_int(text: str, base: int) -> int | None:
     try:
-        if text.lower().startswith("0x"):
-            return int(text, 16)
-        if any(c in text for c in ".eE"):
-            return float(text)
-        return int(text)
+        return int(text, base)
     except ValueError:
-        raise CompileError(f"invalid number {token.value!r}", pos=token.pos) from None
+        return None
 
 
 def _show(token: Token) -> str:
