@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -20,6 +19,7 @@ from typing import Any
 import yaml
 
 from tools.analysis.durations import parse_duration
+from tools.analysis.expr import goregexp
 from tools.repo import repo_root
 
 KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
@@ -336,15 +336,16 @@ def build_metric(raw: Mapping[str, Any], index: int, overrides: Overrides) -> Me
 
 def _match_rules(
     rules: Sequence[Mapping[str, Any]], names: Sequence[str], what: str
-) -> list[tuple[re.Pattern[str], Mapping[str, Any]]]:
+) -> list[tuple[Any, Mapping[str, Any]]]:
     compiled = []
-    # Argo matches with Go's regexp.MatchString: an unanchored search.
+    # Argo matches with Go's regexp.MatchString (RE2: an unanchored search in linear time) and
+    # ignores its error, so a pattern Go rejects matches nothing (utils/analysis/helpers.go).
     for i, rule in enumerate(rules):
         pattern = str(rule.get("metricName") or "")
         try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise SpecError(f"{what}[{i}]: invalid metricName regex {pattern!r}: {exc}") from None
+            regex = goregexp.compile_pattern(pattern)
+        except goregexp.RegexpError as exc:
+            raise SpecError(f"{what}[{i}]: Rule didn't match any metric name(s) ({exc})") from None
         if not any(regex.search(name) for name in names):
             raise SpecError(f"{what}[{i}]: Rule didn't match any metric name(s)")
         compiled.append((regex, rule))

@@ -259,3 +259,10 @@ def test_repository_templates_resolve_with_their_documented_args() -> None:
         for m in metrics:
             assert "{{" not in m.provider["query"]
             assert 'rollouts_pod_template_hash="c"' in m.provider["query"]
+
+
+def test_dry_run_rule_go_rejects_matches_nothing() -> None:
+    # utils/analysis/helpers.go ignores regexp.MatchString's error: the rule matches no metric.
+    with pytest.raises(SpecError, match=r"dryRun\[0\]: Rule didn't match .*invalid named capture"):
+        resolve(template([metric(name="ab")], dryRun=[{"metricName": "(?<=a)b"}]))
+
