@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.manifests.schemas import REPO, load_documents
+from tests.support.paths import REPO_ROOT
+from tests.support.schemas import load_documents
 from tools import kustomize
 
 
 @cache
 def _render(relative: str) -> tuple[dict[str, Any], ...]:
-    return tuple(load_documents(kustomize.build(REPO / relative)))
+    return tuple(load_documents(kustomize.build(REPO_ROOT / relative)))
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.manifests.schemas import REPO
+from tests.support.paths import REPO_ROOT
 
-RULES_DIR = REPO / "tests" / "rules"
+RULES_DIR = REPO_ROOT / "tests" / "rules"
 RUNBOOK_PREFIX = "https://github.com/example-org/mlops-gitops/blob/main/"
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
 MONITORING_ROOTS = ("base/monitoring",)
@@ -102,7 +102,7 @@ def test_every_alert_is_documented(prometheus_rules: dict[str, Any]) -> None:
         url = annotations.get("runbook_url", "")
         if not url.startswith(RUNBOOK_PREFIX):
             problems.append(f"{name}: runbook_url {url!r} is not in this repository")
-        elif not (REPO / url.removeprefix(RUNBOOK_PREFIX)).is_file():
+        elif not (REPO_ROOT / url.removeprefix(RUNBOOK_PREFIX)).is_file():
             problems.append(f"{name}: runbook {url.removeprefix(RUNBOOK_PREFIX)} does not exist")
     assert not problems, "\n".join(problems)
 

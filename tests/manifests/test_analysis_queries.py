@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tests.manifests.schemas import REPO
+from tests.support.paths import REPO_ROOT
 
 CANARY, STABLE = "c0ffee", "5ab1e0"
 LATENCY_BOUNDS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf")
@@ -25,7 +25,7 @@ MINUTES = 15  # samples per series, one per minute
 
 
 def _query(template: str, metric: str, namespace: str) -> str:
-    path = REPO / "rollouts" / f"analysistemplate-{template}.yaml"
+    path = REPO_ROOT / "rollouts" / f"analysistemplate-{template}.yaml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     args = {a["name"]: a["value"] for a in doc["spec"]["args"] if "value" in a}
     args |= {"namespace": namespace, "canary-hash": CANARY, "stable-hash": STABLE, "window": "5m"}

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.manifests.schemas import REPO
+from tests.support.paths import REPO_ROOT
 from tools.analysis.conditions import evaluate_result
 from tools.analysis.phases import Phase
 
@@ -46,7 +46,7 @@ NO_DATA: list[list[float]] = [[], [NAN]]
 
 def _templates() -> dict[str, dict[str, Any]]:
     out = {}
-    for path in sorted((REPO / "rollouts").glob("analysistemplate-*.yaml")):
+    for path in sorted((REPO_ROOT / "rollouts").glob("analysistemplate-*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         out[path.stem.removeprefix("analysistemplate-")] = doc
     return out

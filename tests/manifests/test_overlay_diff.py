@@ -126,8 +126,8 @@ def test_an_object_in_one_overlay_only_is_caught() -> None:
 
 
 def test_docs_list_every_difference() -> None:
-    from tests.manifests.schemas import REPO
+    from tests.support.paths import REPO_ROOT
 
-    text = (REPO / "docs" / "DEPLOYMENT.md").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "docs" / "DEPLOYMENT.md").read_text(encoding="utf-8")
     for _, _, reason in ALLOWED:
         assert reason in text, f"docs/DEPLOYMENT.md does not mention the {reason} difference"

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.manifests.schemas import REPO, validate_all, validate_object
+from tests.support.paths import REPO_ROOT
+from tests.support.schemas import validate_all, validate_object
 from tools import kustomize
 
 Render = Callable[[str], tuple[dict[str, Any], ...]]
@@ -35,10 +36,10 @@ OWN_TOPS = (
 def _roots() -> list[str]:
     found = []
     for top in OWN_TOPS:
-        for file in sorted((REPO / top).rglob("kustomization.yaml")):
+        for file in sorted((REPO_ROOT / top).rglob("kustomization.yaml")):
             directory = file.parent
             if not kustomize.is_component(directory):
-                found.append(directory.relative_to(REPO).as_posix())
+                found.append(directory.relative_to(REPO_ROOT).as_posix())
     return found
 
 
@@ -113,15 +114,17 @@ def test_every_in_repo_application_path_renders(render: Render) -> None:
         "base/mlflow-backup",
     } <= paths
     for path in sorted(paths):
-        assert (REPO / path / "kustomization.yaml").is_file(), path
+        assert (REPO_ROOT / path / "kustomization.yaml").is_file(), path
         assert render(path), f"{path} renders nothing"
 
 
 def test_no_component_is_left_unused() -> None:
     used: set[Path] = set()
     for overlay in ("overlays/staging", "overlays/production"):
-        text = (REPO / overlay / "kustomization.yaml").read_text(encoding="utf-8")
+        text = (REPO_ROOT / overlay / "kustomization.yaml").read_text(encoding="utf-8")
         used |= {
-            c for c in (REPO / "overlays/components").iterdir() if f"components/{c.name}" in text
+            c
+            for c in (REPO_ROOT / "overlays/components").iterdir()
+            if f"components/{c.name}" in text
         }
-    assert used == set((REPO / "overlays/components").iterdir())
+    assert used == set((REPO_ROOT / "overlays/components").iterdir())

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.manifests import schemas
+from tests.support import schemas
 from tests.support.paths import REPO_ROOT
 
 CRD_ROOT = schemas.CRD_DIR
@@ -29,7 +29,7 @@ def crd_root() -> Path:
 def crd_schemas() -> dict[str, dict[str, Any]]:
     """kind → strict schema of the version this repository uses (Argo Workflows, External Secrets).
 
-    Built by the same helper the manifest tests use (tests/manifests/schemas.py).
+    Built by the same helper the manifest tests use (tests/support/schemas.py).
     """
     kinds = {
         "WorkflowTemplate": "argoproj.io/v1alpha1",

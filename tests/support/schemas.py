@@ -21,10 +21,11 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+from tests.support.paths import REPO_ROOT
+
 KUBERNETES_VERSION = "1.33"
-REPO = Path(__file__).resolve().parents[2]
 # The shared CRD schemas sit beside the clone (./dev test exports GITOPS_CRD_DIR).
-CRD_DIR = Path(os.environ.get("GITOPS_CRD_DIR", REPO.parent / "shared" / "crds"))
+CRD_DIR = Path(os.environ.get("GITOPS_CRD_DIR", REPO_ROOT.parent / "shared" / "crds"))
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 METADATA_SCHEMA: dict[str, Any] = {
