@@ -284,7 +284,7 @@ def check_pods(scope: Scope, context: Context, report: Report) -> None:
                 message = f"{via} uses {kind} {name!r}, which is not defined"
             else:
                 message = f"{kind} {name!r} is not defined" + (
-                    " (no Secret, ExternalSecret or Certificate creates it)"
+                    " (no Secret, ExternalSecret, Certificate or operator creates it)"
                     if kind == "Secret"
                     else ""
                 )

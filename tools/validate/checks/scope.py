@@ -35,6 +35,19 @@ CLUSTER_SCOPED = frozenset(
 )
 
 
+# Secrets an operator creates for one of its objects, in the object's namespace, by kind:
+# ECK names them after the Elasticsearch or Kibana object (the `elastic` superuser's password,
+# the public CA of the HTTP and transport certificates).
+OPERATOR_SECRETS: dict[str, tuple[str, ...]] = {
+    "Elasticsearch": (
+        "{name}-es-elastic-user",
+        "{name}-es-http-certs-public",
+        "{name}-es-transport-certs-public",
+    ),
+    "Kibana": ("{name}-kb-http-certs-public",),
+}
+
+
 @dataclass
 class Scope:
     """The objects of one scope, indexed so that every lookup is (close to) constant time."""
@@ -131,13 +144,16 @@ class Scope:
 
     def secret_providers(self, namespace: str | None) -> set[str]:
         """Names of the Secrets that exist in *namespace*: Secrets, SealedSecrets, and what
-        ExternalSecrets and cert-manager Certificates create."""
+        ExternalSecrets, cert-manager Certificates and operators (OPERATOR_SECRETS) create."""
         if namespace not in self._secrets:
             self._secrets[namespace] = self._providers(namespace)
         return self._secrets[namespace]
 
     def _providers(self, namespace: str | None) -> set[str]:
         names = {r.name for r in self.in_namespace("Secret", namespace)}
+        for kind, patterns in OPERATOR_SECRETS.items():
+            for owner in self.in_namespace(kind, namespace):
+                names.update(pattern.format(name=owner.name) for pattern in patterns)
         names |= {r.name for r in self.in_namespace("SealedSecret", namespace)}
         for external in self.in_namespace("ExternalSecret", namespace):
             names.add(dig(external.obj, "spec", "target", "name") or external.name)
