@@ -188,7 +188,13 @@ def _wave(app: dict[str, Any]) -> int:
 def test_sync_waves_put_controllers_before_their_users(render: Render, cluster: str) -> None:
     apps = _applications(render, cluster)
     env = cluster.split("/")[1]
-    controllers = ["argo-rollouts", "kube-prometheus-stack", "cert-manager", "external-secrets"]
+    controllers = [
+        "argo-rollouts",
+        "kube-prometheus-stack",
+        "cert-manager",
+        "external-secrets",
+        "eck-operator",
+    ]
     for controller in controllers:
         assert (
             _wave(apps[controller]) < _wave(apps["ingress-nginx"]) < _wave(apps["platform-config"])
@@ -215,6 +221,9 @@ def test_addon_charts_are_pinned(render: Render, cluster: str) -> None:
         "velero",
         "mlflow",
         "mlflow-postgresql",
+        "eck-operator",
+        "opentelemetry-collector",
+        "jaeger",
     } <= set(charts)
     for name, source in charts.items():
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", source["targetRevision"]), (
