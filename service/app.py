@@ -18,7 +18,7 @@ from service.instrumentation import Instruments, ObservabilityMiddleware
 from service.logging import AccessLog
 from service.predictor import Predictor
 from service.routes import mlflow, oip, ops
-from service.routes.http import authorizer
+from service.routes.http import BodyLimits, authorizer
 from service.settings import ServeSettings
 from service.tracing import SERVICE_NAME, tracer_provider
 
@@ -59,8 +59,14 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     app.state.data_plane = plane
 
     authorize = authorizer(auth)
-    mlflow.add_routes(app, plane, authorize=authorize, limit=settings.max_body_bytes)
-    oip.add_routes(app, plane, authorize=authorize, limit=settings.max_body_bytes)
+    limits = BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+        max_rows=settings.max_rows,
+        max_decoded_bytes=settings.max_decoded_bytes,
+    )
+    mlflow.add_routes(app, plane, authorize=authorize, limits=limits)
+    oip.add_routes(app, plane, authorize=authorize, limits=limits)
     ops.add_routes(app, instruments)
     app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in HOT_PATHS)
     app.add_middleware(ObservabilityMiddleware, instruments=instruments, access_log=access_log)

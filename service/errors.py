@@ -18,6 +18,11 @@ ENDPOINT_NOT_FOUND = "ENDPOINT_NOT_FOUND"
 RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 RESOURCE_LIMIT_EXCEEDED = "RESOURCE_LIMIT_EXCEEDED"
 TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+# Not an MLflow code: the client closed the connection before the answer (nginx's 499). Nobody
+# reads the body; the status keeps hang-ups apart from server errors in the metrics.
+CLIENT_CLOSED_REQUEST = "CLIENT_CLOSED_REQUEST"
+CLIENT_CLOSED = 499
 INTERNAL_ERROR = "INTERNAL_ERROR"
 
 # Longest excerpt of a client-supplied value quoted back in a message.
@@ -52,6 +57,32 @@ def body_too_large(limit: int) -> ApiError:
     return ApiError(
         413, RESOURCE_LIMIT_EXCEEDED, f"request body exceeds the limit of {limit} bytes"
     )
+
+
+def rows_too_many(rows: int, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        RESOURCE_LIMIT_EXCEEDED,
+        f"the request holds {rows} rows, more than the limit of {limit} rows per request",
+    )
+
+
+def decoded_too_large(size: int, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        RESOURCE_LIMIT_EXCEEDED,
+        f"the body decodes to {size} bytes, more than the limit of {limit} decoded bytes",
+    )
+
+
+def body_timeout(seconds: float) -> ApiError:
+    return ApiError(
+        408, REQUEST_TIMEOUT, f"the request body did not arrive within {seconds:g} seconds"
+    )
+
+
+def client_closed() -> ApiError:
+    return ApiError(CLIENT_CLOSED, CLIENT_CLOSED_REQUEST, "the client closed the connection")
 
 
 def quote(value: object) -> str:

@@ -33,9 +33,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
+from service.errors import CLIENT_CLOSED
 from service.logging import AccessLog
 from service.predictor import ModelInfo
 
@@ -273,6 +275,10 @@ class ObservabilityMiddleware:
         requests.started()
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client hung up while a handler was still reading: nobody is waiting for an
+            # answer. Counted as 499 (the client's doing), never as a server error.
+            status = CLIENT_CLOSED
         finally:
             seconds = time.perf_counter() - start
             method = scope["method"]

@@ -39,6 +39,7 @@ from service import logging as json_logging
 from service.app import create_app, data_plane
 from service.auth import TokenError
 from service.dataplane import load_failure
+from service.httpguard import HeadLimits, guarded_protocol
 from service.predictor import ModelLoadError, Predictor
 from service.protocol.schema import SchemaError
 from service.settings import ServeSettings
@@ -135,6 +136,14 @@ def serve_app(app: FastAPI, settings: ServeSettings, sock: socket.socket) -> int
     """Serve one app on an already bound socket until SIGTERM/SIGINT; the exit code."""
     config = uvicorn.Config(
         app,
+        http=guarded_protocol(
+            HeadLimits(
+                max_head_bytes=settings.max_head_bytes,
+                max_headers=settings.max_headers,
+                head_timeout=settings.head_timeout,
+                body_timeout=settings.body_timeout,
+            )
+        ),
         lifespan="on",
         log_config=None,
         access_log=False,

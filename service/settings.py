@@ -32,6 +32,35 @@ class ServeSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="largest request body accepted; larger gets 413"
     )
+    max_rows: int = Field(
+        default=100_000,
+        ge=1,
+        description="most rows one request may hold after decoding (any format); more gets 413",
+    )
+    max_decoded_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1,
+        description="most bytes a compressed body (Parquet) may decode to; more gets 413",
+    )
+    max_head_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        description="request line plus headers, in bytes; more gets 431 and the connection closes",
+    )
+    max_headers: int = Field(
+        default=100, ge=8, description="header fields per request; more gets 431"
+    )
+    head_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds a connection may take to send a complete request head (from "
+        "opening, or from the first byte of the next request); then 408 and close",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a request body may take to arrive; then 408 and close",
+    )
     graceful_timeout: float = Field(
         default=20.0, gt=0, description="seconds to finish in-flight requests after SIGTERM"
     )

@@ -19,7 +19,13 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from service.errors import bad_request, invalid_value, unsupported_media_type
+from service.errors import (
+    bad_request,
+    decoded_too_large,
+    invalid_value,
+    rows_too_many,
+    unsupported_media_type,
+)
 from service.protocol.schema import (
     InputSchema,
     Matrix,
@@ -83,13 +89,24 @@ def media_type(header: str | None) -> Media:
     return media
 
 
-def parse(media: Media, body: bytes, schema: InputSchema) -> Matrix:
-    """The request body as the model matrix (rows x signature columns, float64)."""
+def parse(
+    media: Media, body: bytes, schema: InputSchema, *, max_rows: int, max_decoded_bytes: int
+) -> Matrix:
+    """The request body as the model matrix (rows x signature columns, float64).
+
+    JSON and CSV decode to at most a small multiple of the body (whose size is bounded before
+    it is read); Parquet is compressed, so its rows and decoded bytes are checked against
+    ``max_rows`` and ``max_decoded_bytes`` from the file's metadata before anything is decoded.
+    """
     if media is Media.JSON:
-        return parse_json(body, schema)
-    if media is Media.CSV:
-        return parse_csv(body, schema)
-    return parse_parquet(body, schema)
+        matrix = parse_json(body, schema)
+    elif media is Media.CSV:
+        matrix = parse_csv(body, schema)
+    else:
+        matrix = parse_parquet(body, schema, max_rows=max_rows, max_decoded_bytes=max_decoded_bytes)
+    if matrix.shape[0] > max_rows:
+        raise rows_too_many(matrix.shape[0], max_rows)
+    return matrix
 
 
 def parse_json(body: bytes, schema: InputSchema) -> Matrix:
@@ -203,8 +220,15 @@ def parse_csv(body: bytes, schema: InputSchema) -> Matrix:
     return rows_to_matrix(rows, schema, labels=names, positions=positions, where="the CSV rows")
 
 
-def parse_parquet(body: bytes, schema: InputSchema) -> Matrix:
-    """Parquet (one table, columns named like the signature); needs pyarrow."""
+def parse_parquet(
+    body: bytes, schema: InputSchema, *, max_rows: int, max_decoded_bytes: int
+) -> Matrix:
+    """Parquet (one table, columns named like the signature); needs pyarrow.
+
+    Only the signature's columns are decoded. Before any page is decompressed, the footer's row
+    count and the uncompressed sizes of those columns' chunks are held against the limits, so a
+    small, highly compressed file cannot expand to gigabytes in memory.
+    """
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -213,17 +237,36 @@ def parse_parquet(body: bytes, schema: InputSchema) -> Matrix:
             "Parquet input needs pyarrow, which is not installed in this server; send JSON or CSV"
         ) from None
     try:
-        table = pq.read_table(pa.BufferReader(body))
+        parquet = pq.ParquetFile(pa.BufferReader(body))
+        metadata = parquet.metadata
+        names = list(parquet.schema_arrow.names)
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt input
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise bad_request(f"the body is not a readable Parquet file: {first_line[:120]}") from None
-    column_positions(list(table.column_names), schema, where="the Parquet columns")
+        raise bad_request(f"the body is not a readable Parquet file: {_first_line(exc)}") from None
+    column_positions(names, schema, where="the Parquet columns")
+    if metadata.num_rows > max_rows:
+        raise rows_too_many(metadata.num_rows, max_rows)
+    wanted = [name for name in schema.names if name in set(names)]
+    wanted_set = set(wanted)
+    decoded = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for position in range(row_group.num_columns):
+            chunk = row_group.column(position)
+            if chunk.path_in_schema in wanted_set:
+                decoded += max(chunk.total_uncompressed_size, 0)
+    if decoded > max_decoded_bytes:
+        raise decoded_too_large(decoded, max_decoded_bytes)
+    try:
+        table = parquet.read(columns=wanted)
+    except Exception as exc:
+        raise bad_request(f"the body is not a readable Parquet file: {_first_line(exc)}") from None
     if table.num_rows == 0:
         raise invalid_value("empty batch: the Parquet table has no rows")
+    if table.num_rows > max_rows:  # the footer understated it
+        raise rows_too_many(table.num_rows, max_rows)
     matrix = np.full((table.num_rows, schema.width), np.nan)
-    present = set(table.column_names)
     for position, name in enumerate(schema.names):
-        if name not in present:
+        if name not in wanted_set:
             continue
         try:
             column: npt.NDArray[Any] = table.column(name).to_numpy(zero_copy_only=False)
@@ -231,6 +274,11 @@ def parse_parquet(body: bytes, schema: InputSchema) -> Matrix:
         except (ValueError, TypeError, pa.ArrowException):
             raise bad_request(f"Parquet column {name!r} is not numeric") from None
     return checked(matrix, schema)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
 
 
 def predictions_body(labels: npt.NDArray[np.int64]) -> bytes:

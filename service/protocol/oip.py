@@ -152,7 +152,7 @@ def _check_tensor(tensor: object, i: int, raw: RawInputs | None) -> None:
         and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
     ):
         raise bad_request(f"inputs[{i}] ({name[:40]!r}): shape must be a list of sizes >= 0")
-    if datatype not in DATATYPES:
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise bad_request(
             f"inputs[{i}] ({name[:40]!r}): datatype {str(datatype)[:20]!r} is not supported; "
             "send FP64 (or another numeric type)"

@@ -8,21 +8,40 @@ path belongs to, for errors raised outside the handlers.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import orjson
 import starlette.routing
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 
 from service import errors
 from service.auth import BearerAuth
 from service.errors import ApiError
+from service.httpguard import BODY_TIMED_OUT
 
 JSON = "application/json"
 Endpoint = Callable[..., Coroutine[Any, Any, Response]]
 Authorize = Callable[[Request], None]
+T = TypeVar("T")
+# Bodies up to this size are decoded on the event loop (well under a millisecond for JSON);
+# larger ones in a worker thread, so one big CSV or JSON body never stalls health checks and
+# the other requests (1 MiB of tiny CSV rows takes over a second to parse).
+INLINE_DECODE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """What one request body may cost: bytes on the wire, seconds, rows, decoded bytes."""
+
+    max_bytes: int
+    timeout: float
+    max_rows: int
+    max_decoded_bytes: int
 
 
 class DirectRoute(APIRoute):
@@ -85,11 +104,15 @@ def authorizer(auth: BearerAuth | None) -> Authorize:
     return authorize
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes.
+async def read_body(request: Request, limits: BodyLimits) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed the byte limit.
 
     ``Content-Length`` is checked before reading; chunked bodies are counted while they arrive.
+    A client that hangs up before its body is complete gets status 499 (nobody reads it: it
+    only keeps hang-ups apart from server errors in the metrics); a body that is still
+    incomplete after ``limits.timeout`` seconds gets 408 (:mod:`service.httpguard` cuts it).
     """
+    limit = limits.max_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -101,16 +124,32 @@ async def read_body(request: Request, limit: int) -> bytes:
     first: bytes = message.get("body", b"")
     if len(first) > limit:
         raise errors.body_too_large(limit)
-    if not message.get("more_body", False) or message["type"] != "http.request":
+    if message["type"] != "http.request":
+        raise errors.client_closed()
+    if not message.get("more_body", False):
+        if request.scope.get(BODY_TIMED_OUT):
+            raise errors.body_timeout(limits.timeout)
         return first
     chunks = [first]
     size = len(first)
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.body_too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise errors.body_too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise errors.client_closed() from None
+    if request.scope.get(BODY_TIMED_OUT):
+        raise errors.body_timeout(limits.timeout)
     return b"".join(chunks)
+
+
+async def decode(size: int, parse: Callable[[], T]) -> T:
+    """``parse()`` of a ``size``-byte body: inline when small, in a worker thread when large."""
+    if size <= INLINE_DECODE_BYTES:
+        return parse()
+    return await anyio.to_thread.run_sync(parse, abandon_on_cancel=True)
 
 
 def json_response(payload: object, status: int = 200) -> Response:
@@ -135,7 +174,7 @@ def error_for_path(path: str, error: ApiError) -> Response:
 def _error_headers(error: ApiError) -> dict[str, str] | None:
     if error.status == 401:
         return {"www-authenticate": "Bearer"}
-    if error.status == 413:
+    if error.status in (408, 413):
         # The rest of the body stays unread: do not reuse the connection.
         return {"connection": "close"}
     return None

@@ -13,11 +13,19 @@ from fastapi.responses import Response
 from service.dataplane import DataPlane, not_ready
 from service.errors import ApiError
 from service.protocol import mlflow, openapi
-from service.routes.http import JSON, Authorize, inference_route, mlflow_error, read_body
+from service.routes.http import (
+    JSON,
+    Authorize,
+    BodyLimits,
+    decode,
+    inference_route,
+    mlflow_error,
+    read_body,
+)
 
 
-def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limit: int) -> None:
-    """Register the MLflow scoring routes on ``app``; bodies above ``limit`` bytes get 413."""
+def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: BodyLimits) -> None:
+    """Register the MLflow scoring routes on ``app``; bodies over ``limits`` get 408/413."""
     version_text = mlflow_version()
 
     @app.get("/ping", tags=["mlflow"], summary="Readiness (MLflow): 200 once the model is loaded")
@@ -45,8 +53,17 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limit: i
             if schema is None:
                 raise not_ready()
             media = mlflow.media_type(request.headers.get("content-type"))
-            body = await read_body(request, limit)
-            matrix = mlflow.parse(media, body, schema)
+            body = await read_body(request, limits)
+            matrix = await decode(
+                len(body),
+                lambda: mlflow.parse(
+                    media,
+                    body,
+                    schema,
+                    max_rows=limits.max_rows,
+                    max_decoded_bytes=limits.max_decoded_bytes,
+                ),
+            )
         except ApiError as error:
             return mlflow_error(error)
         prediction = await plane.predict(matrix)

@@ -16,6 +16,8 @@ from service.protocol import mlflow, oip, openapi
 from service.routes.http import (
     JSON,
     Authorize,
+    BodyLimits,
+    decode,
     inference_route,
     json_response,
     oip_error,
@@ -23,8 +25,8 @@ from service.routes.http import (
 )
 
 
-def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limit: int) -> None:
-    """Register the v2 routes on ``app``; bodies above ``limit`` bytes get 413.
+def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: BodyLimits) -> None:
+    """Register the v2 routes on ``app``; bodies over ``limits`` get 408/413.
 
     The server metadata names the server (the app's title and version), not the model.
     """
@@ -93,7 +95,10 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limit: i
                 and mlflow.media_type(content_type) is not mlflow.Media.JSON
             ):
                 raise errors.unsupported_media_type("the v2 inference API takes application/json")
-            parsed = oip.parse_infer(await read_body(request, limit), schema)
+            body = await read_body(request, limits)
+            parsed = await decode(len(body), lambda: oip.parse_infer(body, schema))
+            if parsed.matrix.shape[0] > limits.max_rows:
+                raise errors.rows_too_many(parsed.matrix.shape[0], limits.max_rows)
         except ApiError as error:
             return oip_error(error)
         prediction = await plane.predict(parsed.matrix)

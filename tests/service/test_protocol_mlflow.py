@@ -16,6 +16,8 @@ from service.protocol.mlflow import Media, media_type, parse, parse_csv, parse_j
 from service.protocol.schema import InputSchema, SchemaError
 from tests.service.fakes import FEATURES, ROW
 
+LIMITS = {"max_rows": 100_000, "max_decoded_bytes": 64 << 20}
+
 SCHEMA = InputSchema.from_columns([Column(name) for name in FEATURES])
 EXPECTED = np.array([ROW])
 
@@ -260,11 +262,47 @@ def test_parquet_round_trip_and_garbage() -> None:
     sink = io.BytesIO()
     pq.write_table(table, sink)
     np.testing.assert_array_equal(
-        parse(Media.PARQUET, sink.getvalue(), SCHEMA), np.array([ROW, ROW])
+        parse(Media.PARQUET, sink.getvalue(), SCHEMA, **LIMITS), np.array([ROW, ROW])
     )
     with pytest.raises(ApiError, match="not a readable Parquet file") as caught:
-        parse(Media.PARQUET, b"PAR1 not really", SCHEMA)
+        parse(Media.PARQUET, b"PAR1 not really", SCHEMA, **LIMITS)
     assert caught.value.status == 400
+
+
+def test_parquet_is_held_to_the_row_and_decoded_byte_limits_before_decoding() -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rows = 50_000
+    table = pa.table(
+        {name: np.full(rows, value) for name, value in zip(FEATURES, ROW, strict=True)}
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    body = sink.getvalue()
+    assert len(body) < 64 * 1024  # constant columns: a tiny file for many rows
+    with pytest.raises(ApiError, match=f"holds {rows} rows, more than the limit of 1000") as caught:
+        parse(Media.PARQUET, body, SCHEMA, max_rows=1000, max_decoded_bytes=1 << 30)
+    assert caught.value.status == 413
+    with pytest.raises(ApiError, match="more than the limit of 4096 decoded bytes") as caught:
+        parse(Media.PARQUET, body, SCHEMA, max_rows=rows, max_decoded_bytes=4096)
+    assert caught.value.status == 413
+    # Columns the model does not use are not decoded, and do not count.
+    wide = table.append_column("blob", pa.array(["x" * 10_000] * rows))
+    sink = io.BytesIO()
+    pq.write_table(wide, sink, compression="zstd")
+    matrix = parse(Media.PARQUET, sink.getvalue(), SCHEMA, max_rows=rows, max_decoded_bytes=1 << 24)
+    assert matrix.shape == (rows, len(FEATURES))
+
+
+def test_json_and_csv_rows_are_held_to_the_row_limit() -> None:
+    document = body({"dataframe_split": {"columns": FEATURES, "data": [ROW] * 5}})
+    with pytest.raises(ApiError, match="holds 5 rows, more than the limit of 4") as caught:
+        parse(Media.JSON, document, SCHEMA, max_rows=4, max_decoded_bytes=1 << 20)
+    assert caught.value.status == 413
+    text = csv_text(list(FEATURES), *([list(ROW)] * 5))
+    with pytest.raises(ApiError, match="holds 5 rows"):
+        parse(Media.CSV, text, SCHEMA, max_rows=4, max_decoded_bytes=1 << 20)
 
 
 # --- Content-Type ----------------------------------------------------------------------------
@@ -312,5 +350,5 @@ def test_parquet_without_pyarrow_is_a_clear_415(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes "import pyarrow" fail
     with pytest.raises(ApiError, match="Parquet input needs pyarrow") as caught:
-        parse(Media.PARQUET, b"PAR1", SCHEMA)
+        parse(Media.PARQUET, b"PAR1", SCHEMA, **LIMITS)
     assert caught.value.status == 415
