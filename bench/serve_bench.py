@@ -1,6 +1,6 @@
 """bench/serve: model-api vs ``mlflow models serve`` vs a minimal FastAPI app, driven by wrk.
 
-1. Trains the model once (``python -m service.train``) into a temporary SQLite MLflow store.
+1. Trains the model once (``python -m training``) into a temporary SQLite MLflow store.
 2. Starts, one at a time on a free 127.0.0.1 port, ``mlflow models serve --env-manager local``,
    ``model-api serve`` (both on ``models:/model-api@champion`` from that store) and
    bench/minimal_app.py; drives each with bench/invocations.lua (one-row ``dataframe_split``
@@ -270,7 +270,7 @@ def measure_all(
 
 def train(env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "service.train", "--output-json"],
+        [sys.executable, "-m", "training", "--output-json"],
         env=env,
         capture_output=True,
         text=True,
@@ -282,7 +282,7 @@ def train(env: dict[str, str]) -> dict[str, Any]:
 
 
 def write_bodies(workdir: Path) -> dict[int, Path]:
-    from service.train import load_dataset
+    from training.train import load_dataset
 
     frame = load_dataset().x_valid
     bodies = {}
@@ -302,7 +302,7 @@ def in_process(env: dict[str, str]) -> dict[str, float]:
     import numpy as np
 
     from service.model import load_predictor
-    from service.train import load_dataset
+    from training.train import load_dataset
 
     os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
     frame = load_dataset().x_valid

@@ -9,6 +9,8 @@ from importlib import metadata
 
 from pydantic import ValidationError
 
+from service.registry import DEFAULT_MODEL_URI
+
 EXIT_USAGE = 2
 DISTRIBUTION = "mlops-gitops"
 
@@ -39,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="serve the model from MODEL_URI",
-        description="Serve the model from MODEL_URI (default models:/model-api@champion). "
+        description=f"Serve the model from MODEL_URI (default {DEFAULT_MODEL_URI}). "
         "All settings come from the environment (docs/SERVICE.md); the flags override them.",
     )
     serve.add_argument("--host", help="interface to bind (MODEL_API_HOST, default 127.0.0.1)")
@@ -61,9 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments[:1] == ["train"]:
         # Everything after "train" (even --help) belongs to the trainer. Imported lazily:
         # training pulls in MLflow and scikit-learn, serving does not need them.
-        from service import train
-
-        return train.main(arguments[1:])
+        try:
+            from training import cli as training_cli
+        except ImportError as exc:
+            print(
+                f"model-api train: needs the training package and the 'train' extra: {exc}",
+                file=sys.stderr,
+            )
+            return 1
+        return training_cli.main(arguments[1:])
     return _serve(_parser().parse_args(arguments))
 
 

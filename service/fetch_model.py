@@ -14,6 +14,7 @@ from pathlib import Path
 
 from service.model import fetch_model
 from service.predictor import ModelLoadError
+from service.registry import DEFAULT_MODEL_URI
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m service.fetch_model",
         description="Download an MLflow model (models:/, runs:/, ...) into a new directory.",
     )
-    parser.add_argument("model_uri", help="e.g. models:/model-api@champion")
+    parser.add_argument("model_uri", help=f"e.g. {DEFAULT_MODEL_URI}")
     parser.add_argument("destination", type=Path, help="directory to create")
     parser.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or ./.mlflow)"

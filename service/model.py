@@ -5,7 +5,7 @@
 downloads the model and reads ``MLmodel`` (signature -> :class:`Column`, registry facts ->
 :class:`ModelInfo`); :meth:`load` then builds the runtime (the data plane warms it up).
 
-* ``model.onnx`` present (``train`` stores it in every logged model) -> ONNX Runtime with one
+* ``model.onnx`` present (training stores it in every logged model) -> ONNX Runtime with one
   intra-op thread and sequential execution: for one-row requests, thread hand-offs cost more
   than they save.
 * otherwise -> the scikit-learn flavour through ``mlflow.sklearn`` (``predict_proba``).
@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from service import onnx_export
+from service import onnx_runtime, registry
 from service.predictor import Column, ModelInfo, ModelLoadError, Prediction, Predictor
 
 MLMODEL = "MLmodel"
@@ -95,10 +95,10 @@ class OnnxPredictor(_BasePredictor):
         super().__init__(directory, mlmodel, info)
         self.onnx_path = onnx_path
         self._session: Any = None
-        self._run: onnx_export.OnnxRunner | None = None
+        self._run: onnx_runtime.OnnxRunner | None = None
 
     def _open(self) -> None:
-        session = onnx_export.onnx_session(str(self.onnx_path))
+        session = onnx_runtime.onnx_session(str(self.onnx_path))
         shape = session.get_inputs()[0].shape
         width = shape[1] if len(shape) == 2 else None
         if isinstance(width, int) and width != len(self.columns):
@@ -107,7 +107,7 @@ class OnnxPredictor(_BasePredictor):
                 f"has {len(self.columns)} columns"
             )
         self._session = session
-        self._run = onnx_export.OnnxRunner(session)
+        self._run = onnx_runtime.OnnxRunner(session)
 
     def predict(self, features: npt.NDArray[np.float64]) -> Prediction:
         if self._run is None:
@@ -232,9 +232,9 @@ def signature_columns(mlmodel: dict[str, Any]) -> list[Column]:
 
 def onnx_path(directory: Path, mlmodel: dict[str, Any]) -> Path | None:
     """Where this model keeps its ONNX graph, if it has one."""
-    declared = ((mlmodel.get("metadata") or {}).get(onnx_export.METADATA_KEY) or {}).get("path")
+    declared = ((mlmodel.get("metadata") or {}).get(onnx_runtime.METADATA_KEY) or {}).get("path")
     candidates = [declared] if declared else []
-    candidates += [onnx_export.ONNX_FILENAME, f"extra_files/{onnx_export.ONNX_FILENAME}"]
+    candidates += [onnx_runtime.ONNX_FILENAME, f"extra_files/{onnx_runtime.ONNX_FILENAME}"]
     for candidate in candidates:
         path = (directory / str(candidate)).resolve()
         if path.is_file() and path.is_relative_to(directory.resolve()):
@@ -335,20 +335,16 @@ def _client(tracking_uri: str | None) -> Any:
         from mlflow import MlflowClient
     except ImportError as exc:
         raise ModelLoadError(
-            "resolving models:/ or runs:/ URIs needs mlflow (the 'train' extra); "
+            "resolving models:/ or runs:/ URIs needs mlflow (the 'registry' extra); "
             "serve a local model directory instead"
         ) from exc
-    from service.tracking import configure_tracking
-
-    configure_tracking(tracking_uri)
+    registry.configure_tracking(tracking_uri)
     return MlflowClient()
 
 
 def _reason(exc: BaseException, tracking_uri: str | None) -> str:
     """The first line of the error; a short one for an unreachable tracking server."""
-    text = str(exc).strip()
-    if "Max retries exceeded" in text or "Connection refused" in text:
-        from service.tracking import resolve_tracking_uri
-
-        return f"cannot reach the MLflow tracking server at {resolve_tracking_uri(tracking_uri)}"
-    return text.splitlines()[0] if text else type(exc).__name__
+    if registry.unreachable(exc):
+        uri = registry.resolve_tracking_uri(tracking_uri)
+        return f"cannot reach the MLflow tracking server at {uri}"
+    return registry.first_line(exc)

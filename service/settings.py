@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.registry import DEFAULT_MODEL_URI
+
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
@@ -22,7 +24,7 @@ class ServeSettings(BaseSettings):
     )
 
     model_uri: str = Field(
-        default="models:/model-api@champion",
+        default=DEFAULT_MODEL_URI,
         validation_alias="MODEL_URI",
         description="MLflow model URI (models:/name@alias, runs:/..., or a local model directory)",
     )

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PATHS = ["service", "tools", "tests", "bench"]
+PATHS = ["service", "training", "tools", "tests", "bench"]
 
 
 @pytest.mark.parametrize(

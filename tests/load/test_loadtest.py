@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.load import loadtest
-from tests.service.trained_model import trained_store
 from tests.support.net import free_port, wait_http
+from tests.support.trained_model import trained_store
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "loadtest.py"

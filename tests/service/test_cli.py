@@ -12,8 +12,8 @@ import pytest
 
 from service import cli
 from service.settings import ServeSettings
-from tests.service.conftest import REPO
 from tests.support.cli_help import problems
+from tests.support.paths import REPO_ROOT
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_invalid_setting_is_a_usage_error(
 
 
 def test_train_delegates_everything_after_the_subcommand(monkeypatch: pytest.MonkeyPatch) -> None:
-    import service.train
+    import training.cli
 
     seen: list[Sequence[str]] = []
 
@@ -61,14 +61,14 @@ def test_train_delegates_everything_after_the_subcommand(monkeypatch: pytest.Mon
         seen.append(list(argv or []))
         return 7
 
-    monkeypatch.setattr(service.train, "main", fake_main)
+    monkeypatch.setattr(training.cli, "main", fake_main)
     assert cli.main(["train", "--help", "--seed", "3"]) == 7
     assert seen == [["--help", "--seed", "3"]]
 
 
 def test_python_dash_m_service_help() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "service", "--help"], cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-m", "service", "--help"], cwd=REPO_ROOT, capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0
@@ -89,9 +89,9 @@ def test_serve_without_a_loadable_model_exits_1(tmp_path: Path) -> None:
 
 
 def test_every_option_has_plain_help() -> None:
-    from service import train
+    from training import cli as training_cli
 
-    assert problems(cli._parser()) + problems(train.build_parser()) == []
+    assert problems(cli._parser()) + problems(training_cli.build_parser()) == []
 
 
 def test_version_comes_from_the_installed_distribution(

@@ -18,10 +18,10 @@ import pytest
 
 from service.fetch_model import main as fetch_main
 from service.model import load_predictor
-from tests.service.trained_model import trained_store
+from tests.support.paths import REPO_ROOT
+from tests.support.trained_model import trained_store
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTAINERFILE = ROOT / "service" / "Containerfile"
+CONTAINERFILE = REPO_ROOT / "service" / "Containerfile"
 
 
 def hadolint() -> str:
@@ -89,11 +89,23 @@ def test_both_model_strategies_are_wired() -> None:
     assert "python -m service.fetch_model" in CONTAINERFILE.read_text()
 
 
-def test_build_context_and_extras_exist() -> None:
-    text = CONTAINERFILE.read_text()
+@pytest.mark.parametrize(
+    ("containerfile", "ignore_file"),
+    [
+        (CONTAINERFILE, REPO_ROOT / ".dockerignore"),
+        # BuildKit reads <Containerfile>.dockerignore next to it instead of the root one
+        (
+            REPO_ROOT / "tools" / "pipeline" / "Containerfile",
+            REPO_ROOT / "tools" / "pipeline" / "Containerfile.dockerignore",
+        ),
+    ],
+    ids=["model-api", "pipeline-steps"],
+)
+def test_build_context_and_extras_exist(containerfile: Path, ignore_file: Path) -> None:
+    text = containerfile.read_text()
     allowed = {
         line[1:].rstrip("/")
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        for line in ignore_file.read_text().splitlines()
         if line.startswith("!")
     }
     sources = []
@@ -102,9 +114,9 @@ def test_build_context_and_extras_exist() -> None:
             sources += args.split()[:-1]
     assert sources, "no COPY from the build context"
     for source in sources:
-        assert (ROOT / source).exists(), source
-        assert source.rstrip("/") in allowed, f"{source} is excluded by .dockerignore"
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        assert (REPO_ROOT / source).exists(), source
+        assert source.rstrip("/") in allowed, f"{source} is excluded by {ignore_file.name}"
+    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
     for extra in re.findall(r'"\.\[([a-z,]+)\]"', text):

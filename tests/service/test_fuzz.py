@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.generation import GenerationMode
 
 from service.app import create_app, data_plane
-from tests.service.conftest import settings as serve_settings
-from tests.service.fakes import LinearPredictor
+from tests.support.fakes import LinearPredictor
+from tests.support.serving import settings as serve_settings
 
 EXAMPLES_PER_OPERATION = 25
 

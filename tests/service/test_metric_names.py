@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import metrics
-from tests.service.conftest import REPO, split_body
+from tests.support.paths import REPO_ROOT
+from tests.support.serving import split_body
 
 NAMES = {
     value
@@ -57,7 +58,7 @@ def test_every_name_is_exposed_with_its_labels(client: TestClient) -> None:
 
 
 def test_every_name_is_documented() -> None:
-    text = (REPO / "docs" / "METRICS.md").read_text()
+    text = (REPO_ROOT / "docs" / "METRICS.md").read_text()
     for name in NAMES:
         assert f"`{name}`" in text, f"{name} missing from docs/METRICS.md"
 
@@ -67,10 +68,10 @@ def test_the_gitops_tree_queries_only_known_names() -> None:
     pattern = re.compile(r"\bmodel_api_[a-z_]+\b")
     unknown: dict[str, set[str]] = {}
     for folder in ("rollouts", "base", "overlays", "clusters", "apps", "docs", "bench"):
-        root = REPO / folder
+        root = REPO_ROOT / folder
         files = [p for p in root.rglob("*") if p.suffix in {".yaml", ".yml", ".json", ".md"}]
         for path in files:
             for token in pattern.findall(path.read_text(errors="replace")):
                 if token not in known:
-                    unknown.setdefault(str(Path(path).relative_to(REPO)), set()).add(token)
+                    unknown.setdefault(str(Path(path).relative_to(REPO_ROOT)), set()).add(token)
     assert not unknown, f"queries of unknown metric names: {unknown}"

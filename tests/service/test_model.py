@@ -14,7 +14,7 @@ import yaml
 
 from service.model import SklearnPredictor, fetch_model, load_predictor
 from service.predictor import ModelLoadError, Predictor
-from tests.service.trained_model import TrainedStore, trained_store
+from tests.support.trained_model import TrainedStore, trained_store
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def store() -> TrainedStore:
 
 
 def rows(count: int) -> np.ndarray:
-    from service.train import load_dataset
+    from training.train import load_dataset
 
     return load_dataset().x_valid.to_numpy(np.float64)[:count]
 

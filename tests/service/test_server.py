@@ -1,6 +1,6 @@
 """The real server (``service.server.run`` under uvicorn) in subprocesses on 127.0.0.1.
 
-The predictor is the numpy model from tests/service/fakes.py; everything else — socket, uvicorn,
+The predictor is the numpy model from tests/support/fakes.py; everything else — socket, uvicorn,
 workers, signals, drain and graceful shutdown — is what production runs.
 """
 
@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from service.server import StartupError, bind_socket
-from tests.service.conftest import Server, split_body
 from tests.support.net import free_port
+from tests.support.serving import Server, split_body
 
 pytestmark = pytest.mark.integration
 

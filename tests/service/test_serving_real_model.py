@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from service.model import load_predictor
-from tests.service.conftest import start_server
-from tests.service.trained_model import TrainedStore, trained_store
+from tests.support.serving import start_server
+from tests.support.trained_model import TrainedStore, trained_store
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def store() -> TrainedStore:
 
 @pytest.fixture(scope="module")
 def validation() -> Any:
-    from service.train import load_dataset
+    from training.train import load_dataset
 
     return load_dataset().x_valid
 

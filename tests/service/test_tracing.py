@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from service.app import create_app
-from tests.service.conftest import settings, split_body
-from tests.service.fakes import LinearPredictor
+from tests.support.fakes import LinearPredictor
+from tests.support.serving import settings, split_body
 
 
 class Collector(ThreadingHTTPServer):

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from service.registry import MODEL_NAME
 from tools.errors import EXIT_FINDINGS, UserError
 
 DEFAULT_NAMESPACE = "ml-training"
@@ -43,7 +44,7 @@ def add_parser(subparsers: Any) -> None:
         default=os.environ.get("MLFLOW_TRACKING_URI"),
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or the embedded ./.mlflow)",
     )
-    lr.add_argument("--model-name", default="model-api", help="registered model (model-api)")
+    lr.add_argument("--model-name", default=MODEL_NAME, help=f"registered model ({MODEL_NAME})")
     lr.add_argument("--seed", type=int, default=42, help="training seed (42)")
     lr.add_argument(
         "--label-noise",

@@ -4,12 +4,12 @@
 a container running ``python -m tools.pipeline.steps <step> ...`` which calls the same function and
 writes its results as files under ``--outputs`` (``/tmp/outputs``) for Argo's output parameters.
 
-Champion rule: ``evaluate`` applies the quality gate of ``model-api train``
-(:func:`service.train.evaluate_gate`) against the current ``champion``. Only when it passes does
-the pipeline go on: ``register`` creates the version, points ``candidate`` at it and moves
-``champion`` to it. A refused model is logged as an MLflow run but never registered. What runs in
-a cluster is still decided by git: ``build-image`` bakes that exact version into the image and
-``open-pr`` proposes its digest for staging.
+Champion rule: the one gate + register policy of :mod:`training.policy`, which ``model-api
+train`` applies too. ``evaluate`` is its gate against the current ``champion``; only when it
+passes does the pipeline go on: ``register`` promotes the run (registers the version, tags it,
+points ``candidate`` at it and moves ``champion`` to it). A refused model is logged as an MLflow
+run but never registered. What runs in a cluster is still decided by git: ``build-image`` bakes
+that exact version into the image and ``open-pr`` proposes its digest for staging.
 
 The build itself runs in a rootless BuildKit container that has no Python, so for ``build-image``
 this module provides the shell script the container runs (:func:`build_image_script`).
@@ -32,15 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from service.registry import CHAMPION_ALIAS, MODEL_NAME
 from tools.errors import EXIT_USAGE, UserError
 from tools.files import write_atomic
 
 if TYPE_CHECKING:
-    from service.train import GateDecision, TrainedRun
+    from training.policy import GateDecision
+    from training.train import TrainedRun
 
 CANDIDATE_ALIAS = "candidate"
-CHAMPION_ALIAS = "champion"
-DEFAULT_MODEL_NAME = "model-api"
+DEFAULT_MODEL_NAME = MODEL_NAME
 DEFAULT_IMAGE = "ghcr.io/example-org/model-api"
 DEFAULT_OUTPUTS = "/tmp/outputs"  # noqa: S108 - an emptyDir in the pod; Argo reads it from there
 CONTAINERFILE = "service/Containerfile"
@@ -65,12 +66,9 @@ class Registered:
 
 
 def configure(tracking_uri: str | None) -> str:
-    from service import tracking
+    from training import tracking
 
-    # A dead tracking server otherwise costs minutes of HTTP retries before the error shows.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    return tracking.configure_tracking(tracking_uri)
+    return tracking.connect(tracking_uri)
 
 
 @contextlib.contextmanager
@@ -81,14 +79,13 @@ def mlflow_errors(step: str, tracking_uri: str | None) -> Iterator[None]:
     except UserError:
         raise
     except Exception as exc:  # MlflowException, TrainingError, connection errors, bad URIs
-        from service import tracking
+        from service.registry import resolve_tracking_uri
+        from training.tracking import describe
 
-        uri = tracking.resolve_tracking_uri(tracking_uri)
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        if "Max retries exceeded" in text or "Connection refused" in text:
-            first = f"cannot reach the MLflow tracking server at {uri} ({type(exc).__name__})"
-        raise UserError(f"{step} failed: {first}", hint=f"tracking URI: {uri}") from exc
+        uri = resolve_tracking_uri(tracking_uri)
+        raise UserError(
+            f"{step} failed: {describe(exc, uri)}", hint=f"tracking URI: {uri}"
+        ) from exc
 
 
 def _check_model_name(model_name: str) -> None:
@@ -105,7 +102,7 @@ def train(
     tracking_uri: str | None = None,
 ) -> TrainedRun:
     """Fit the model and log it as an MLflow run (nothing is registered yet)."""
-    from service import train as training
+    from training.train import TrainConfig, fit_and_log
 
     if not 0.0 <= label_noise < 1.0:
         raise UserError(f"label noise must be in [0, 1), got {label_noise}")
@@ -117,7 +114,7 @@ def train(
         options["n_estimators"] = n_estimators
     with mlflow_errors("train", tracking_uri):
         configure(tracking_uri)
-        return training.fit_and_log(training.TrainConfig(**options))
+        return fit_and_log(TrainConfig(**options))
 
 
 def evaluate(
@@ -128,25 +125,16 @@ def evaluate(
     tracking_uri: str | None = None,
 ) -> GateDecision:
     """The quality gate of ``model-api train``: compare ``metrics`` with the current champion."""
-    from service import train as training
+    from training import policy
 
     _check_model_name(model_name)
     if tolerance < 0:
         raise UserError(f"tolerance must not be negative, got {tolerance}")
     with mlflow_errors("evaluate", tracking_uri):
         configure(tracking_uri)
-        return training.evaluate_gate(
+        return policy.evaluate_gate(
             dict(metrics), model_name, alias=CHAMPION_ALIAS, tolerance=tolerance
         )
-
-
-def _version_of_run(model_name: str, run_id: str) -> str | None:
-    """The version already registered from ``run_id``, if any (makes ``register`` retry-safe)."""
-    from mlflow.tracking import MlflowClient
-
-    query = f"name = '{model_name}' and run_id = '{run_id}'"
-    numbers = sorted(int(v.version) for v in MlflowClient().search_model_versions(query))
-    return str(numbers[0]) if numbers else None
 
 
 def register(
@@ -159,38 +147,28 @@ def register(
     gate_reason: str | None = None,
     tracking_uri: str | None = None,
 ) -> Registered:
-    """Register the run's model, alias it ``candidate`` and, with ``promote``, ``champion``.
+    """Promote a run that passed ``evaluate``: register it, alias it ``candidate`` and, with
+    ``promote``, ``champion`` (:func:`training.policy.promote`).
 
     Idempotent: if a previous attempt already registered this run, that version is reused and
-    only the aliases are (re)set, so Argo may retry the step.
+    only the tags and aliases are (re)set, so Argo may retry the step.
     """
-    from mlflow.tracking import MlflowClient
-
-    from service import train as training
+    from training import policy
+    from training.train import TrainedRun
 
     _check_model_name(model_name)
     if not RUN_ID_RE.match(run_id):
         raise UserError(f"run id {run_id!r} is not an MLflow run id (32 hex digits)")
     aliases = (CANDIDATE_ALIAS, CHAMPION_ALIAS) if promote else (CANDIDATE_ALIAS,)
+    # This step runs only after evaluate passed; its reason arrives as an Argo parameter.
+    passed = policy.GateDecision(True, gate_reason or "passed (evaluate step)", None, None)
     with mlflow_errors("register", tracking_uri):
         configure(tracking_uri)
-        existing = _version_of_run(model_name, run_id)
-        if existing is None:
-            run = training.TrainedRun(run_id=run_id, model_uri=model_uri, metrics=dict(metrics))
-            version = training.register(run, model_name)
-        else:
-            version = existing
-        if gate_reason is not None:  # the same version tags as `model-api train`
-            client = MlflowClient()
-            client.set_model_version_tag(model_name, version, "gate", "passed")
-            client.set_model_version_tag(model_name, version, "gate_reason", gate_reason[:5000])
-        for alias in aliases:  # candidate first: champion never points where candidate does not
-            training.set_alias(model_name, alias, version)
+        run = TrainedRun(run_id=run_id, model_uri=model_uri, metrics=dict(metrics))
+        done = policy.promote(run, passed, model_name, aliases)
+    assert done.version is not None and done.registered_uri is not None  # a passed decision
     return Registered(
-        version=version,
-        uri=f"models:/{model_name}/{version}",
-        aliases=aliases,
-        reused=existing is not None,
+        version=done.version, uri=done.registered_uri, aliases=done.aliases, reused=done.reused
     )
 
 

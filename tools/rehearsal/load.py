@@ -45,7 +45,7 @@ class LoadStats:
 
 def validation_rows() -> tuple[list[str], list[list[float]]]:
     """Columns and rows of the training code's validation split (the model's real inputs)."""
-    from service.train import load_dataset
+    from training.train import load_dataset
 
     frame = load_dataset().x_valid
     return [str(c) for c in frame.columns], frame.to_numpy(dtype=float).tolist()

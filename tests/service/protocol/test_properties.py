@@ -14,7 +14,7 @@ from service.errors import ApiError
 from service.predictor import Column
 from service.protocol import mlflow, oip
 from service.protocol.schema import InputSchema
-from tests.service.fakes import FEATURES
+from tests.support.fakes import FEATURES
 
 NAMES = list(FEATURES[:3])
 SCHEMA = InputSchema.from_columns([Column(n) for n in NAMES])

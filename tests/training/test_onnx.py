@@ -1,6 +1,6 @@
 """The ONNX graph stored at registration reproduces scikit-learn on the whole validation split.
 
-Tolerance (see service/onnx_export.py): labels must be identical; the positive-class probability
+Tolerance (see training/onnx_export.py): labels must be identical; the positive-class probability
 may differ by at most 1e-5 (float32 summation of the trees' leaf probabilities in ONNX Runtime).
 """
 
@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service import onnx_export
+from service import onnx_runtime
 from service.model import load_predictor
-from service.train import TrainConfig, build_estimator, load_dataset
-from tests.service.trained_model import trained_store
+from tests.support.trained_model import trained_store
+from training import onnx_export
+from training.train import TrainConfig, build_estimator, load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def fitted() -> tuple[Any, Any]:
 
 def test_onnx_matches_sklearn_on_the_whole_validation_split(fitted: tuple[Any, Any]) -> None:
     estimator, data = fitted
-    session = onnx_export.onnx_session(onnx_export.to_onnx_bytes(estimator, 30))
+    session = onnx_runtime.onnx_session(onnx_export.to_onnx_bytes(estimator, 30))
     features = data.x_valid.to_numpy(np.float64)
 
     labels, probabilities = onnx_export.run_onnx(session, features)
@@ -66,7 +67,7 @@ def test_registered_model_serves_the_same_predictions_as_sklearn(fitted: tuple[A
 def test_parity_check_detects_a_different_model(fitted: tuple[Any, Any]) -> None:
     estimator, data = fitted
     other = build_estimator(TrainConfig(seed=1, n_estimators=3)).fit(data.x_train, data.y_train)
-    session = onnx_export.onnx_session(onnx_export.to_onnx_bytes(other, 30))
+    session = onnx_runtime.onnx_session(onnx_export.to_onnx_bytes(other, 30))
 
     parity = onnx_export.check_parity(session, estimator, data.x_valid.to_numpy(np.float64))
 
@@ -85,10 +86,10 @@ def test_runner_falls_back_to_the_public_run_with_identical_outputs(
     fitted: tuple[Any, Any],
 ) -> None:
     estimator, data = fitted
-    session = onnx_export.onnx_session(onnx_export.to_onnx_bytes(estimator, 30))
+    session = onnx_runtime.onnx_session(onnx_export.to_onnx_bytes(estimator, 30))
     features = data.x_valid.to_numpy(np.float64)
-    fast_labels, fast_probabilities = onnx_export.OnnxRunner(session)(features)
-    labels, probabilities = onnx_export.OnnxRunner(_PublicApiOnly(session))(features)
+    fast_labels, fast_probabilities = onnx_runtime.OnnxRunner(session)(features)
+    labels, probabilities = onnx_runtime.OnnxRunner(_PublicApiOnly(session))(features)
     np.testing.assert_array_equal(labels, fast_labels)
     np.testing.assert_array_equal(probabilities, fast_probabilities)
     assert labels.dtype == np.int64 and probabilities.dtype == np.float64

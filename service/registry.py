@@ -1,11 +1,13 @@
-"""Where MLflow keeps runs and registered models.
+"""Where the model lives in MLflow: the registered name, the serving alias and the store.
 
-``MLFLOW_TRACKING_URI`` unset means the embedded default: a SQLite store at
+Training registers ``MODEL_NAME`` and moves ``CHAMPION_ALIAS``; serving resolves
+``models:/model-api@champion`` (:data:`DEFAULT_MODEL_URI`). Both must find the same store, so
+the store's location is resolved here, in the package the serving image holds:
+``MLFLOW_TRACKING_URI`` unset means the embedded default, a SQLite store at
 ``./.mlflow/mlflow.db`` with artifacts under ``./.mlflow/artifacts``, both relative to the
 current working directory (git-ignored). Setting the variable (or passing a URI) points training
-and serving at a remote tracking server or another store instead; the registry always follows the
-tracking URI. Training and serving call :func:`configure_tracking` so that both resolve
-``models:/model-api@champion`` against the same store.
+and serving at a remote tracking server or another store instead; the registry always follows
+the tracking URI.
 
 mlflow is imported lazily: serving a local model directory never needs it.
 """
@@ -16,9 +18,12 @@ import logging
 import os
 from pathlib import Path
 
+MODEL_NAME = "model-api"
+CHAMPION_ALIAS = "champion"
+DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 DEFAULT_DIR = ".mlflow"
-EXPERIMENT_NAME = "model-api"
 
+# The URI chosen by the last configure_tracking() call in this process.
 _configured: str | None = None
 
 
@@ -55,24 +60,13 @@ def ensure_configured() -> str:
     return _configured or configure_tracking()
 
 
-def ensure_experiment(name: str = EXPERIMENT_NAME) -> str:
-    """Select (creating if needed) the experiment that training logs to; return its id.
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what MLflow wrapped around it) says the tracking server is down."""
+    text = str(exc)
+    return "Max retries exceeded" in text or "Connection refused" in text
 
-    For a local SQLite store the experiment's artifacts go next to the database
-    (``.mlflow/artifacts``) instead of MLflow's default ``./mlruns``; a tracking server decides
-    its artifact location itself.
-    """
-    import mlflow
 
-    uri = mlflow.get_tracking_uri()
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is None:
-        location: str | None = None
-        if uri.startswith("sqlite:///"):
-            db = Path(uri.removeprefix("sqlite:///"))
-            location = (db.parent / "artifacts").resolve().as_uri()
-        experiment_id = mlflow.create_experiment(name, artifact_location=location)
-    else:
-        experiment_id = experiment.experiment_id
-    mlflow.set_experiment(experiment_id=experiment_id)
-    return str(experiment_id)
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message, else its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

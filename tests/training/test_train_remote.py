@@ -1,7 +1,7 @@
 """Training and serving against a real MLflow tracking server (``MLFLOW_TRACKING_URI=http://…``).
 
 Starts ``mlflow server`` on a free 127.0.0.1 port (SQLite backend and proxied artifacts in
-``tmp_path``), runs ``python -m service.train`` against it and resolves
+``tmp_path``), runs ``python -m training`` against it and resolves
 ``models:/model-api@champion`` through it, as a pod pulling its model at start does.
 """
 
@@ -58,7 +58,7 @@ def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_train_and_serve_through_a_tracking_server(tracking_server: str, tmp_path: Path) -> None:
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_server}
     result = subprocess.run(
-        [sys.executable, "-m", "service.train", "--output-json", "--n-estimators", "21"],
+        [sys.executable, "-m", "training", "--output-json", "--n-estimators", "21"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]

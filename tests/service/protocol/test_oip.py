@@ -12,7 +12,7 @@ from service.errors import ApiError
 from service.predictor import Column
 from service.protocol import oip
 from service.protocol.schema import InputSchema
-from tests.service.fakes import FEATURES, ROW
+from tests.support.fakes import FEATURES, ROW
 
 SCHEMA = InputSchema.from_columns([Column(name) for name in FEATURES])
 

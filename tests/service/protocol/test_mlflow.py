@@ -14,7 +14,7 @@ from service.predictor import Column
 from service.protocol import mlflow
 from service.protocol.mlflow import Media, media_type, parse, parse_csv, parse_json
 from service.protocol.schema import InputSchema, SchemaError
-from tests.service.fakes import FEATURES, ROW
+from tests.support.fakes import FEATURES, ROW
 
 LIMITS = {"max_rows": 100_000, "max_decoded_bytes": 64 << 20}
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.model import fetch_model
-from service.tracking import configure_tracking
-from service.train import TrainConfig, TrainResult, train_and_register
+from service.registry import configure_tracking
+from training.policy import TrainResult, train_and_register
+from training.train import TrainConfig
 
 
 @dataclass(frozen=True)

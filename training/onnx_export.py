@@ -7,6 +7,9 @@ estimator. The graph therefore takes **float32** input: scikit-learn's trees als
 to float32 before comparing it with the thresholds, so both sides walk the same path through every
 tree and only the summation of leaf probabilities differs in rounding. The parity check allows
 exact label equality and ``PROBABILITY_TOLERANCE`` on the positive-class probability.
+
+The graph's names (input, outputs, file name) are the ones serving reads
+(:mod:`service.onnx_runtime`), and parity is checked with serving's own session and runner.
 """
 
 from __future__ import annotations
@@ -17,13 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-ONNX_FILENAME = "model.onnx"
-# Key of the ONNX facts (path inside the model, input, opset) in the MLmodel ``metadata``.
-METADATA_KEY = "onnx"
-INPUT_NAME = "input"
-LABEL_OUTPUT = "label"
-PROBABILITIES_OUTPUT = "probabilities"
-INPUT_DTYPE = "float32"
+from service.onnx_runtime import INPUT_NAME, OnnxRunner
+
 # float32 accumulation of ~100 leaf probabilities: a few ulps of 1.0 (1.2e-7 each).
 PROBABILITY_TOLERANCE = 1e-5
 ONNX_OPSET = 17
@@ -65,52 +63,6 @@ def to_onnx_bytes(estimator: Any, n_features: int) -> bytes:
         ) from exc
     data: bytes = graph.SerializeToString()
     return data
-
-
-def onnx_session(model: bytes | str) -> Any:
-    """An onnxruntime session tuned for small batches: one thread, sequential execution."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
-
-
-class OnnxRunner:
-    """One session's prediction call, with the per-call work done once.
-
-    ``InferenceSession.run`` is a Python wrapper that checks the feed names and the graph-capture
-    state on every call before it calls the C session; for one-row requests that wrapper costs
-    about a fifth of the call. The runner calls the C session (``session._sess``) directly with
-    prebuilt output names and run options, and falls back to the public ``run`` when a future
-    onnxruntime no longer has that attribute. Feeds are always a float32 matrix under
-    :data:`INPUT_NAME`, the only input the exported graph has, so the skipped checks cannot fail.
-    """
-
-    def __init__(self, session: Any) -> None:
-        import onnxruntime as ort
-
-        self._outputs = [LABEL_OUTPUT, PROBABILITIES_OUTPUT]
-        native = getattr(session, "_sess", None)
-        run = getattr(native, "run", None)
-        if callable(run):
-            options = ort.RunOptions()
-            self._call: Any = lambda feeds: run(self._outputs, feeds, options)
-        else:
-            self._call = lambda feeds: session.run(self._outputs, feeds)
-
-    def __call__(
-        self, features: npt.NDArray[np.float64]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Labels and positive-class probabilities of a ``(rows, features)`` matrix."""
-        labels, probabilities = self._call({INPUT_NAME: features.astype(np.float32, order="C")})
-        if labels.dtype != np.int64:
-            labels = labels.astype(np.int64)
-        return labels.reshape(-1), probabilities[:, 1].astype(np.float64)
 
 
 def run_onnx(
