@@ -23,9 +23,9 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.service.conftest import start_server
-from tests.service.trained_model import TrainedStore, trained_store
 from tests.support.net import free_port
+from tests.support.serving import start_server
+from tests.support.trained_model import TrainedStore, trained_store
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def store() -> TrainedStore:
 
 @pytest.fixture(scope="module")
 def frame() -> Any:
-    from service.train import load_dataset
+    from training.train import load_dataset
 
     return load_dataset().x_valid.iloc[:6].reset_index(drop=True)
 

@@ -21,7 +21,7 @@ from service.errors import ApiError
 from service.predictor import Column
 from service.protocol import oip, oip_binary
 from service.protocol.schema import InputSchema
-from tests.service.fakes import FEATURES, ROW
+from tests.support.fakes import FEATURES, ROW
 
 SCHEMA = InputSchema.from_columns([Column(name) for name in FEATURES])
 ROWS = np.array([ROW, [v * 1.5 for v in ROW], [v / 3 for v in ROW]], dtype=np.float64)
