@@ -25,8 +25,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.service.fakes import FEATURES, ROW
 from tests.support.bounded import limits
+from tests.support.fakes import FEATURES, ROW
 from tests.support.net import free_port, wait_http
 from tests.support.paths import REPO_ROOT
 
@@ -55,7 +55,7 @@ class Server:
         }
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.service.fake_server"],
+                [sys.executable, "-m", "tests.support.fake_server"],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=out,

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.service.conftest import settings as serve_settings
-from tests.service.fakes import FEATURES, ROW, LinearPredictor
+from tests.support.fakes import FEATURES, ROW, LinearPredictor
+from tests.support.serving import settings as serve_settings
 
 Path = tuple[str | int, ...]
 
