@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -98,9 +99,28 @@ def test_discover_skips_components_and_included_kustomizations(tree: Path) -> No
     ]
 
 
+def test_shipped_kubectl_is_found_through_the_wheel_record(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As when the packages are reached through PYTHONPATH from another interpreter."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(kustomize.sys, "executable", str(tmp_path / "python"))
+    command = kustomize.kustomize_command()
+    assert Path(command[0]).name == "kubectl" and command[1] == "kustomize"
+    assert Path(command[0]).parent != tmp_path
+
+
+def hide_kubectl_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_installed(name: str) -> metadata.Distribution:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", not_installed)
+
+
 def test_missing_binary_has_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(kustomize.sys, "executable", str(tmp_path / "python"))
+    hide_kubectl_wheel(monkeypatch)
     with pytest.raises(UserError) as err:
         kustomize.kustomize_command()
     assert err.value.hint and "kustomize" in err.value.hint

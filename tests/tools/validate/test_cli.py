@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+from importlib import metadata
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -139,9 +140,14 @@ def test_no_kustomize_is_usage_error_with_hint(
     (tmp_path / "kustomization.yaml").write_text("resources: []\n")
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(kustomize.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(metadata, "distribution", _not_installed)  # nor found by its RECORD
     code, _, err = gitops(capsys, str(tmp_path))
     assert code == 2
     assert "no kustomize binary found" in err and "hint:" in err
+
+
+def _not_installed(name: str) -> metadata.Distribution:
+    raise metadata.PackageNotFoundError(name)
 
 
 def write(root: Path, name: str, text: str) -> None:
