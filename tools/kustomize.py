@@ -11,6 +11,12 @@ directory that lists the target as its only resource and asks for origin annotat
 Kustomize refuses absolute resource paths, so the temporary directory holds a symlink to the
 filesystem root and the wrapper reaches the target through it; the origin paths kustomize then
 writes (``../<link>/abs/path``) are rewritten to absolute paths before returning.
+
+Hostile input: kustomize expands YAML aliases without a bound (a 1 KB "billion laughs" file
+takes it to tens of GB), so :func:`build` first reads every local YAML file the kustomization
+tree names with :mod:`tools.yamlfile` and refuses the build if one is over its limits
+(:class:`InputError`); and kustomize runs under an address-space cap
+(:data:`MEMORY_LIMIT_MIB`) in case anything else makes it grow.
 """
 
 from __future__ import annotations
@@ -24,11 +30,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tools import yamlfile
 from tools.errors import UserError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+# Address space kustomize may use (ulimit -v). Go reserves more than it touches: rendering this
+# repository's overlays needs well under 1 GiB of it.
+MEMORY_LIMIT_MIB = 2048
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 _FS_LINK = "__gitops_fs_root__"
 _INSTALL_HINT = (
@@ -86,13 +95,75 @@ def kustomization_file(path: Path) -> Path | None:
     return None
 
 
+class InputError(UserError):
+    """A file of the kustomization tree that kustomize must not be given (see yamlfile)."""
+
+    def __init__(self, path: Path, error: yamlfile.YamlError):
+        super().__init__(f"{path}: {error}")
+        self.path = path
+        self.error = error
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _check_file(path: Path) -> None:
+    try:
+        text = yamlfile.read_text(path)
+        if "&" in text:  # without an anchor there is no alias to expand
+            for _ in yamlfile.Reader(text):
+                pass
+    except yamlfile.YamlError as exc:
+        raise InputError(path, exc) from None
+
+
+def check_inputs(path: Path) -> None:
+    """Refuse (:class:`InputError`) a kustomization whose local YAML kustomize would choke on.
+
+    Every kustomization file reached through the tree is read, and every local YAML file a
+    kustomization names anywhere (resources, patches, components, CRDs, ...); remote
+    references are left to kustomize.
+    """
+    pending, seen = [path.resolve()], set()
+    while pending:
+        directory = pending.pop()
+        if directory in seen:
+            continue
+        seen.add(directory)
+        file = kustomization_file(directory)
+        if file is None:
+            continue
+        _check_file(file)
+        data = _load_kustomization(directory) or {}
+        for value in _strings(data):
+            for entry in dict.fromkeys((value, value.rpartition("=")[2])):
+                if not entry or "://" in entry or entry.startswith("git@") or "\n" in entry:
+                    continue
+                try:
+                    candidate = (directory / entry).resolve()
+                except (OSError, RuntimeError, ValueError):
+                    continue
+                if candidate.is_dir():
+                    pending.append(candidate)
+                elif candidate.suffix in YAML_SUFFIXES and candidate.is_file():
+                    _check_file(candidate)
+
+
 def _load_kustomization(path: Path) -> dict[str, Any] | None:
     file = kustomization_file(path)
     if file is None:
         return None
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = yamlfile.load_file(file)
+    except yamlfile.YamlError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -114,6 +185,7 @@ def build(path: Path, *, origin_annotations: bool = False, timeout: float = 60) 
     if not path.is_dir() or kustomization_file(path) is None:
         raise UserError(f"{path}: not a kustomization directory (no kustomization.yaml)")
     command = kustomize_command()
+    check_inputs(path)
     if not origin_annotations:
         return _run(command, path.resolve(), path, timeout)
     with tempfile.TemporaryDirectory(prefix="gitops-kustomize-") as tmp:
@@ -137,9 +209,10 @@ def build(path: Path, *, origin_annotations: bool = False, timeout: float = 60) 
 
 
 def _run(command: list[str], directory: Path, shown: Path, timeout: float) -> str:
+    capped = ["/bin/sh", "-c", 'ulimit -v "$0" && exec "$@"', str(MEMORY_LIMIT_MIB * 1024)]
     try:
         proc = subprocess.run(
-            [*command, str(directory)],
+            [*capped, *command, str(directory)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -154,6 +227,11 @@ def _run(command: list[str], directory: Path, shown: Path, timeout: float) -> st
         ) from exc
     except OSError as exc:
         raise UserError(f"cannot run {command[0]}: {exc}", hint=_INSTALL_HINT) from exc
+    if proc.returncode != 0 and "out of memory" in proc.stderr[:2000]:
+        raise UserError(
+            f"kustomize build {shown} ran out of memory (it may use {MEMORY_LIMIT_MIB} MiB)",
+            hint="is a file of the tree a YAML alias bomb, or the render unusually large?",
+        )
     if proc.returncode != 0:
         message = proc.stderr.strip().replace(f"../{_FS_LINK}/", "/") or f"exit {proc.returncode}"
         raise UserError(f"kustomize build {shown} failed: {message}")

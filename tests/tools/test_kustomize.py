@@ -124,3 +124,24 @@ def test_missing_binary_has_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_pa
     with pytest.raises(UserError) as err:
         kustomize.kustomize_command()
     assert err.value.hint and "kustomize" in err.value.hint
+
+
+def test_alias_bombs_in_the_tree_are_refused_before_kustomize_runs(tmp_path: Path) -> None:
+    bomb = "data:\n  l0: &l0 [a, a, a, a, a, a, a, a, a, a]\n" + "".join(
+        f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 9)
+    )
+    _write(tmp_path / "base/kustomization.yaml", "resources:\n- cm.yaml\n")
+    _write(tmp_path / "base/cm.yaml", CONFIGMAP.format(name="settings"))
+    _write(
+        tmp_path / "components/c/kustomization.yaml", "kind: Component\npatches:\n- path: p.yaml\n"
+    )
+    _write(tmp_path / "components/c/p.yaml", CONFIGMAP.format(name="settings") + bomb)
+    _write(
+        tmp_path / "app/kustomization.yaml",
+        "resources:\n- ../base\ncomponents:\n- ../components/c\n",
+    )
+    kustomize.check_inputs(tmp_path / "base")  # the base alone is fine
+    with pytest.raises(kustomize.InputError) as caught:
+        kustomize.build(tmp_path / "app")
+    assert caught.value.path == (tmp_path / "components/c/p.yaml").resolve()
+    assert caught.value.error.rule == "yaml-aliases"

@@ -16,8 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tools import yamlfile
 from tools.analysis.durations import parse_duration
 from tools.analysis.expr import goregexp
 from tools.repo import repo_root
@@ -40,7 +39,6 @@ PROVIDERS = (
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 DEFAULT_MEASUREMENT_RETENTION = 10
 _SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache"})
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class TemplateError(Exception):
@@ -101,15 +99,16 @@ class Metric:
 
 def _documents(path: Path) -> Iterator[Mapping[str, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = yamlfile.read_text(path)
+    except yamlfile.YamlError as exc:
         raise TemplateError(f"cannot read {path}: {exc}") from None
     try:
-        for doc in yaml.load_all(text, Loader=_Loader):
-            if isinstance(doc, dict):
-                yield doc
-    except yaml.YAMLError as exc:
+        documents = yamlfile.load_all(text)
+    except yamlfile.YamlError as exc:
         raise TemplateError(f"{path} is not valid YAML: {exc}") from None
+    for doc in documents:
+        if isinstance(doc, dict):
+            yield doc
 
 
 def _templates_in(path: Path) -> list[Template]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tools import kustomize
+from tools import kustomize, yamlfile
 from tools.errors import UserError
 from tools.release.git import Git, temporary_worktree
 
@@ -52,8 +52,8 @@ class KustomizationDiff:
 def normalise(rendered: str, source: str = "") -> dict[ObjectKey, str]:
     """Rendered YAML stream → {object key: YAML with sorted keys}, ordered by key."""
     try:
-        documents = list(yaml.safe_load_all(rendered))
-    except yaml.YAMLError as exc:
+        documents = yamlfile.load_all(rendered, string_keys=False)
+    except yamlfile.YamlError as exc:
         raise UserError(f"{source}: kustomize printed invalid YAML: {exc}") from exc
     objects: dict[ObjectKey, str] = {}
     for doc in documents:

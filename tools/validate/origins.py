@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tools import yamlfile
 from tools.kustomize import ORIGIN_ANNOTATION
 from tools.validate import loader
 from tools.validate.findings import Resource
@@ -30,8 +29,8 @@ def take_origin(obj: dict[str, Any]) -> str | None:
     if not annotations:
         del metadata["annotations"]
     try:
-        origin = yaml.safe_load(raw) if isinstance(raw, str) else None
-    except yaml.YAMLError:
+        origin = yamlfile.load(raw) if isinstance(raw, str) else None
+    except yamlfile.YamlError:
         return None
     if not isinstance(origin, dict):
         return None
@@ -42,18 +41,6 @@ def take_origin(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def _scalar(node: yaml.Node, *keys: str) -> str | None:
-    current: yaml.Node | None = node
-    for key in keys:
-        if not isinstance(current, yaml.MappingNode):
-            return None
-        current = next(
-            (v for k, v in current.value if isinstance(k, yaml.ScalarNode) and k.value == key),
-            None,
-        )
-    return current.value if isinstance(current, yaml.ScalarNode) else None
-
-
 def source_document(resource: Resource) -> tuple[str, int] | None:
     """(source path, document index) of a rendered object, if it can be found."""
     if resource.origin is None:
@@ -61,9 +48,9 @@ def source_document(resource: Resource) -> tuple[str, int] | None:
     docs = loader.documents(resource.origin)
     best: int | None = None
     for index, node in enumerate(docs):
-        if node is None or _scalar(node, "kind") != resource.kind:
+        if node is None or yamlfile.scalar_at(node, "kind") != resource.kind:
             continue
-        name = _scalar(node, "metadata", "name") or ""
+        name = yamlfile.scalar_at(node, "metadata", "name") or ""
         if name == resource.name:
             return resource.origin, index
         if name and name in resource.name and best is None:

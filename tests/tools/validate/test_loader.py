@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
-
-import pytest
-import yaml
 
 from tools.validate import loader
 
@@ -88,60 +84,3 @@ def test_line_for_path_walks_mappings_and_sequences(tmp_path: Path) -> None:
     assert loader.line_for_path(str(path), 1, ["spec", "containers", 1, "image"]) == 10
     # a path that does not exist stops at the deepest existing node
     assert loader.line_for_path(str(path), 1, ["spec", "containers", 1, "ports", 0]) == 9
-
-
-TRICKY = [
-    # plain scalars of every implicit type, quoted look-alikes, dates and "="
-    "apiVersion: v1\nkind: A\ndata: {i: 0x1F, o: 0o17, f: 1.5e3, inf: .inf, b: yes, n: ~,"
-    " q: '1', d: 2024-01-02, t: 2001-12-14t21:59:43.10-05:00, e: =, s: 'yes', x: 1_000}\n",
-    # anchors and aliases, including an alias to a mapping
-    "apiVersion: v1\nkind: A\nbase: &b {x: 1}\nuse: *b\nlabel: &l text\nagain: *l\n",
-    # merge keys, overriding a merged key
-    "apiVersion: v1\nkind: A\nbase: &b {x: 1, y: 2}\nmerged: {<<: *b, y: 3}\n",
-    # duplicate keys at two depths: the one PyYAML reports first must win
-    "apiVersion: v1\nkind: A\nspec:\n  a: 1\n  a: 2\nkind: B\n",
-    # other tags
-    "apiVersion: v1\nkind: A\nset: !!set {a, b}\nbin: !!binary aGVsbG8=\n",
-    "apiVersion: v1\nkind: A\ncustom: !thing {a: 1}\n",
-    # non-string and complex keys
-    "apiVersion: v1\nkind: A\n1: one\ntrue: yes\n? [a, b]\n: complex\n",
-    # a recursive alias
-    "apiVersion: v1\nkind: A\nloop: &loop [*loop]\n",
-    # several documents, one unusual
-    "apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\nm: {<<: {z: 1}}\n---\nkind: C\n",
-]
-
-
-def _pyyaml_only(self: loader.StrictLoader, node: object, built: dict[int, object]) -> object:
-    raise loader._Unusual
-
-
-def test_fast_construction_matches_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
-    for text in TRICKY:
-        fast = loader.parse_text(text, "t.yaml")
-        with monkeypatch.context() as patched:
-            patched.setattr(loader.StrictLoader, "_plain", _pyyaml_only)
-            slow = loader.parse_text(text, "t.yaml")
-        assert repr([r.obj for r in fast.resources]) == repr([r.obj for r in slow.resources])
-        assert [(r.line, r.doc_index) for r in fast.resources] == [
-            (r.line, r.doc_index) for r in slow.resources
-        ]
-        assert fast.findings == slow.findings, text
-
-
-def test_aliases_share_the_anchored_object_like_pyyaml() -> None:
-    text = "apiVersion: v1\nkind: A\nbase: &b {x: [1]}\nuse: *b\nlist: &l [a]\nagain: *l\n"
-    (resource,) = loader.parse_text(text, "t.yaml").resources
-    assert resource.obj["use"] is resource.obj["base"]
-    assert resource.obj["again"] is resource.obj["list"]
-
-
-def test_plain_scalar_tags_are_resolved_like_pyyaml() -> None:
-    for value in ["1", "0x1F", "1.5", "yes", "No", "~", "null", "", "2024-01-02", "=", "text"]:
-        text = f"apiVersion: v1\nkind: A\nv: {value}\n"
-        for _ in range(2):  # the second time the tag comes from the cache
-            (resource,) = loader.parse_text(text, "t.yaml").resources
-            expected = value if value == "=" else yaml.safe_load(text)["v"]
-            if isinstance(expected, (datetime.date, datetime.datetime)):
-                expected = value
-            assert resource.obj["v"] == expected and type(resource.obj["v"]) is type(expected)

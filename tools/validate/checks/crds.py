@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tools import yamlfile
 from tools.files import write_atomic
-from tools.validate.loader import StrictLoader
 
 CONVERTER_VERSION = "1"
 OBJECT_META_REF = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -150,9 +148,9 @@ def schemas_from_crd(crd: Any, source: str) -> list[CrdSchema]:
 def schemas_from_text(text: str, source: str) -> list[CrdSchema]:
     out: list[CrdSchema] = []
     try:
-        documents = list(yaml.load_all(text, Loader=StrictLoader))
-    except yaml.YAMLError as exc:
-        raise CrdError(f"invalid YAML: {exc}") from exc
+        documents = yamlfile.load_all(text)
+    except yamlfile.YamlError as exc:
+        raise CrdError(str(exc)) from None
     for doc in documents:
         if isinstance(doc, dict) and doc.get("kind") == "List":
             items: Iterable[Any] = doc.get("items") or []

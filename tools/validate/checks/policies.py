@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
-import yaml
 
+from tools import yamlfile
 from tools.errors import UserError
 from tools.validate.fast.regofast import fast_query, fast_setter
 
@@ -149,8 +149,8 @@ def load_data(files: Iterable[Path]) -> dict[str, Any]:
     for file in files:
         text = _read(file)
         try:
-            loaded = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as exc:
+            loaded = json.loads(text) if file.suffix == ".json" else yamlfile.load(text)
+        except ValueError as exc:  # yamlfile.YamlError is one
             raise UserError(f"policy data file {file} is not valid: {exc}") from exc
         if loaded is None:
             continue
@@ -255,8 +255,8 @@ def declared_kinds(source: str, head: int) -> frozenset[str] | None:
         return None
     text = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in block[1:])
     try:
-        meta = yaml.safe_load(text)
-    except yaml.YAMLError:
+        meta = yamlfile.load(text)
+    except yamlfile.YamlError:
         return None
     kinds = (meta or {}).get("custom", {}).get("kinds") if isinstance(meta, dict) else None
     if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):

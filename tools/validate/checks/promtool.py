@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from tools import yamlfile
 from tools.errors import UserError
 from tools.files import write_atomic
 from tools.validate.findings import Resource
@@ -244,8 +245,8 @@ def _run_test(
     shown = display(test)
     try:
         raw = test.read_bytes()
-        content = yaml.safe_load(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        content = yamlfile.load(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yamlfile.YamlError) as exc:
         return [RuleIssue(None, "promtool-test", f"cannot read rule test: {exc}", (), shown)]
     wanted = content.get("rule_files") if isinstance(content, dict) else None
     if not isinstance(wanted, list) or not all(isinstance(w, str) for w in wanted):
