@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tools import kustomize
+from tools import kustomize, yamlfile
 from tools.errors import UserError
 from tools.validate import loader, origins, sources
 from tools.validate.checks import OBJECT_CHECKS, SCOPE_CHECKS, Context, Scope, crds, promtool
@@ -55,6 +56,26 @@ class Run:
         # id(resource) -> policy results computed while parsing (parallel.parse_and_evaluate)
         self.evaluated: dict[int, list[PolicyResult]] = {}
         self._is_this_repo: Callable[[str], bool] | None = None
+        self.budget = yamlfile.Budget()  # decoded size of everything read (tools/yamlfile.py)
+        self.over_budget = False
+        self._budget_lock = threading.Lock()  # kustomizations are rendered on several threads
+
+    def spend(self, parsed: loader.Parsed, shown: str) -> None:
+        """Count what *parsed* decoded to against the run's budget; over it, drop its objects."""
+        with self._budget_lock:
+            if self.budget.spend(parsed.decoded):
+                return
+            first = not self.over_budget
+            self.over_budget = True
+        parsed.resources.clear()
+        if first:
+            self.add(
+                "error",
+                "yaml-size",
+                f"the manifests read so far decode to over {self.budget.total // yamlfile.MIB} "
+                "MiB; this file and the ones after it are not validated",
+                file=shown,
+            )
 
     def this_repo(self, url: str) -> bool:
         """Whether *url* names this repository (its git remotes, or the configured URLs)."""
@@ -174,6 +195,12 @@ def _render(run: Run, root: Path) -> list[Resource]:
     shown = run.display(root)
     try:
         text = kustomize.build(root, origin_annotations=True)
+    except kustomize.InputError as exc:
+        run.rendered[root] = exc.message
+        problem = exc.error
+        message = f"{problem.message} (kustomize is not run on {shown})"
+        run.add("error", problem.rule, message, file=run.display(exc.path), line=problem.line)
+        return []
     except UserError as exc:
         if "no kustomize binary" in exc.message:
             raise
@@ -182,6 +209,7 @@ def _render(run: Run, root: Path) -> list[Resource]:
         return []
     run.rendered[root] = None
     parsed = loader.parse_text(text, str(root), rendered_from=shown)
+    run.spend(parsed, shown)
     for finding in parsed.findings:
         finding.file = shown
         run.findings.append(finding)
@@ -492,6 +520,7 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
     plain: list[Resource] = []
     for file, parsed in zip(inputs.files, _parse_all(run, inputs.files, policies), strict=True):
         run.files.add(str(file))
+        run.spend(parsed, run.display(file))
         for finding in parsed.findings:
             finding.file = run.display(file)
             run.findings.append(finding)
