@@ -2,7 +2,7 @@ package main
 
 import rego.v1
 
-exempt_pod(annotations) := {"kind": "Pod", "metadata": {"name": "p", "annotations": annotations}, "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:1.36"}]}}
+exempt_pod(annotations) := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": annotations}, "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:1.36"}]}}
 
 exempt_with_reason := exempt_pod({
 	"policy.gitops.example.org/exempt": "image_registry, run_as_root",

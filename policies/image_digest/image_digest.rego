@@ -8,7 +8,7 @@ import data.lib.k8s
 
 # METADATA
 # custom:
-#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
+#   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_image_digest contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
 	k8s.is_production
 	some entry in k8s.containers

@@ -2,7 +2,7 @@ package main
 
 import rego.v1
 
-digest_pod(namespace, image) := {"kind": "Pod", "metadata": {"name": "p", "namespace": namespace}, "spec": {"containers": [{"name": "c", "image": image}]}}
+digest_pod(namespace, image) := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespace}, "spec": {"containers": [{"name": "c", "image": image}]}}
 
 digest_production_pinned := digest_pod("model-api-production", "ghcr.io/example-org/app:1.0@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945")
 

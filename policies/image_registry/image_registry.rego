@@ -7,7 +7,7 @@ import data.lib.k8s
 
 # METADATA
 # custom:
-#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
+#   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_image_registry contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
 	some entry in k8s.containers
 	image := entry.container.image

@@ -2,7 +2,7 @@ package main
 
 import rego.v1
 
-registry_pod(image) := {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": image}]}}
+registry_pod(image) := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": image}]}}
 
 registry_ours := registry_pod("ghcr.io/example-org/model-api:1.0.0")
 

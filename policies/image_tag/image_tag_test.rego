@@ -2,7 +2,7 @@ package main
 
 import rego.v1
 
-image_tag_pod(image) := {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": image}]}}
+image_tag_pod(image) := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": image}]}}
 
 image_tag_versioned := image_tag_pod("ghcr.io/example-org/app:1.4.2")
 

@@ -4,9 +4,6 @@ package lib.k8s
 
 import rego.v1
 
-# Kinds whose pod template sits at spec.template.
-template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}
-
 # Long-running workloads (probes, replicas, spread apply to these).
 service_kinds := {"Deployment", "StatefulSet", "Rollout"}
 
@@ -27,33 +24,57 @@ subject := sprintf("%s %s", [input.kind, name])
 
 is_production if namespace in data.gitops.production_namespaces
 
+# The pod-bearing kinds and where their pods are: data.gitops.pod_kinds and
+# data.gitops.workflow_kinds (policies/data.yaml), the one list that gitops validate's Pod
+# Security check and reference checks read too. Matched on kind and API group.
+api_group := group if {
+	parts := split(input.apiVersion, "/")
+	count(parts) == 2
+	group := parts[0]
+} else := ""
+
+pod_kind := entry if {
+	entry := data.gitops.pod_kinds[input.kind]
+	api_group in entry.groups
+}
+
+workflow_kind := entry if {
+	entry := data.gitops.workflow_kinds[input.kind]
+	api_group in entry.groups
+}
+
+# "$.spec.template" for ["spec", "template"]; "$" for [] (the object itself). Spelled out per
+# length: rego-cpp 1.5 garbles a string built by concat when it is later formatted by sprintf.
+json_path(keys) := "$" if count(keys) == 0
+
+json_path(keys) := sprintf("$.%s", [keys[0]]) if count(keys) == 1
+
+json_path(keys) := sprintf("$.%s.%s", [keys[0], keys[1]]) if count(keys) == 2
+
+json_path(keys) := sprintf("$.%s.%s.%s", [keys[0], keys[1], keys[2]]) if count(keys) == 3
+
+json_path(keys) := sprintf("$.%s.%s.%s.%s", [keys[0], keys[1], keys[2], keys[3]]) if count(keys) == 4
+
+at(keys) := input if {
+	count(keys) == 0
+} else := object.get(input, keys, null)
+
 # Pod specs by the JSONPath of the pod spec: {"spec": <pod spec>, "path": <that path>}.
 # Objects keyed by path rather than sets of objects: rego-cpp hashes set members, which is slow
 # for whole pod specs. `some pod in k8s.pods` iterates the values either way.
-pods["$.spec"] := {"spec": input.spec, "path": "$.spec"} if {
-	input.kind == "Pod"
-	is_object(input.spec)
-}
-
-pods["$.spec.template.spec"] := {"spec": input.spec.template.spec, "path": "$.spec.template.spec"} if {
-	input.kind in template_kinds
-	is_object(input.spec.template.spec)
-}
-
-pods["$.spec.jobTemplate.spec.template.spec"] := {"spec": spec, "path": "$.spec.jobTemplate.spec.template.spec"} if {
-	input.kind == "CronJob"
-	spec := input.spec.jobTemplate.spec.template.spec
+pods[path] := {"spec": spec, "path": path} if {
+	spec := at(pod_kind.pod).spec
 	is_object(spec)
+	path := sprintf("%s.spec", [json_path(pod_kind.pod)])
 }
 
 # Argo Workflows: the workflow spec carries the pod-level settings of its templates.
-workflow_spec := input.spec if input.kind == "WorkflowTemplate"
+workflow_spec := spec if {
+	spec := at(workflow_kind.spec)
+	is_object(spec)
+}
 
-workflow_spec := input.spec.workflowSpec if input.kind == "CronWorkflow"
-
-workflow_path := "$.spec" if input.kind == "WorkflowTemplate"
-
-workflow_path := "$.spec.workflowSpec" if input.kind == "CronWorkflow"
+workflow_path := json_path(workflow_kind.spec)
 
 pods[workflow_path] := {"spec": workflow_spec, "path": workflow_path} if is_object(workflow_spec)
 
@@ -62,11 +83,12 @@ pods[workflow_path] := {"spec": workflow_spec, "path": workflow_path} if is_obje
 # are expensive to build and compare.
 containers[path] := {"container": c, "path": path, "pod_security": pod_security(pod), "init": field == "initContainers"} if {
 	some pod in pods
-	some field in ["initContainers", "containers"]
+	some field in ["initContainers", "containers", "ephemeralContainers"]
 	some i, c in object.get(pod.spec, field, [])
 	path := sprintf("%s.%s[%d]", [pod.path, field, i])
 }
 
+# Argo templates: container, script, containerSet.containers[], initContainers[], sidecars[].
 containers[path] := {"container": c, "path": path, "pod_security": pod_security(pod), "init": false} if {
 	some pod in pods
 	pod.path == workflow_path
@@ -74,6 +96,23 @@ containers[path] := {"container": c, "path": path, "pod_security": pod_security(
 	some field in ["container", "script"]
 	c := template[field]
 	path := sprintf("%s.templates[%d].%s", [workflow_path, i, field])
+}
+
+containers[path] := {"container": c, "path": path, "pod_security": pod_security(pod), "init": field == "initContainers"} if {
+	some pod in pods
+	pod.path == workflow_path
+	some i, template in object.get(workflow_spec, "templates", [])
+	some field in ["initContainers", "sidecars"]
+	some j, c in object.get(template, field, [])
+	path := sprintf("%s.templates[%d].%s[%d]", [workflow_path, i, field, j])
+}
+
+containers[path] := {"container": c, "path": path, "pod_security": pod_security(pod), "init": false} if {
+	some pod in pods
+	pod.path == workflow_path
+	some i, template in object.get(workflow_spec, "templates", [])
+	some j, c in object.get(template, ["containerSet", "containers"], [])
+	path := sprintf("%s.templates[%d].containerSet.containers[%d]", [workflow_path, i, j])
 }
 
 # Pod templates of long-running services (not Jobs or workflows).

@@ -52,3 +52,66 @@ test_container_setting_overrides_pod if {
 test_subject_names_kind_and_name if {
 	k8s.subject == "Deployment web" with input as deployment
 }
+
+replication_controller := {
+	"apiVersion": "v1",
+	"kind": "ReplicationController",
+	"metadata": {"name": "legacy"},
+	"spec": {"template": {"spec": {"containers": [{"name": "rc", "image": "r"}]}}},
+}
+
+pod_template := {
+	"apiVersion": "v1",
+	"kind": "PodTemplate",
+	"metadata": {"name": "tpl"},
+	"template": {"spec": {"containers": [{"name": "t", "image": "t"}]}},
+}
+
+bare_pod := {
+	"apiVersion": "v1",
+	"kind": "Pod",
+	"metadata": {"name": "p"},
+	"spec": {"containers": [{"name": "p", "image": "p"}], "ephemeralContainers": [{"name": "debug", "image": "d"}]},
+}
+
+other_group := {
+	"apiVersion": "example.org/v1",
+	"kind": "Deployment",
+	"metadata": {"name": "not-apps"},
+	"spec": {"template": {"spec": {"containers": [{"name": "x", "image": "x"}]}}},
+}
+
+container_set := {
+	"apiVersion": "argoproj.io/v1alpha1",
+	"kind": "CronWorkflow",
+	"metadata": {"name": "nightly"},
+	"spec": {"workflowSpec": {"templates": [{
+		"name": "set",
+		"containerSet": {"containers": [{"name": "a", "image": "a"}]},
+		"sidecars": [{"name": "proxy", "image": "p"}],
+	}]}},
+}
+
+test_replication_controller_is_a_pod_kind if {
+	paths := {e.path | some e in k8s.containers} with input as replication_controller
+	paths == {"$.spec.template.spec.containers[0]"}
+}
+
+test_pod_template_is_a_pod_kind if {
+	paths := {e.path | some e in k8s.containers} with input as pod_template
+	paths == {"$.template.spec.containers[0]"}
+}
+
+test_pod_with_ephemeral_container if {
+	paths := {e.path | some e in k8s.containers} with input as bare_pod
+	paths == {"$.spec.containers[0]", "$.spec.ephemeralContainers[0]"}
+}
+
+test_kind_of_another_group_has_no_pods if {
+	count(k8s.pods) == 0 with input as other_group
+}
+
+test_container_set_and_sidecars if {
+	paths := {e.path | some e in k8s.containers} with input as container_set
+	paths == {"$.spec.workflowSpec.templates[0].containerSet.containers[0]", "$.spec.workflowSpec.templates[0].sidecars[0]"}
+}

@@ -17,7 +17,7 @@ deny_secret_data contains k8s.result(msg, sprintf("$.%s", [field])) if {
 
 # METADATA
 # custom:
-#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
+#   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_plaintext_secret_env contains k8s.result(msg, sprintf("%s.env[%d].value", [entry.path, i])) if {
 	some entry in k8s.containers
 	some i, env in object.get(entry.container, "env", [])

@@ -2,7 +2,7 @@ package main
 
 import rego.v1
 
-secret_env_pod(env) := {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "env": env}]}}
+secret_env_pod(env) := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "env": env}]}}
 
 secret_env_from_ref := secret_env_pod([
 	{"name": "LOG_LEVEL", "value": "info"},

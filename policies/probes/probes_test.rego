@@ -2,7 +2,7 @@ package main
 
 import rego.v1
 
-probes_deployment(container) := {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {
+probes_deployment(container) := {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": {"spec": {
 	"initContainers": [{"name": "setup"}],
 	"containers": [container],
 }}}}
@@ -11,7 +11,7 @@ probes_both := probes_deployment({"name": "c", "livenessProbe": {"httpGet": {"po
 
 probes_no_readiness := probes_deployment({"name": "c", "livenessProbe": {"httpGet": {"port": 8080}}})
 
-probes_job := {"kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
+probes_job := {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
 
 test_both_probes_allowed if {
 	count(deny_probes) == 0 with input as probes_both

@@ -7,7 +7,7 @@ import data.lib.k8s
 
 # METADATA
 # custom:
-#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
+#   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_writable_root_fs contains k8s.result(msg, entry.path) if {
 	some entry in k8s.containers
 	not object.get(entry.container, ["securityContext", "readOnlyRootFilesystem"], false) == true

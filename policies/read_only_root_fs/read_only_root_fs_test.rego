@@ -2,7 +2,7 @@ package main
 
 import rego.v1
 
-root_fs_pod(ctx) := {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "securityContext": ctx}]}}
+root_fs_pod(ctx) := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "securityContext": ctx}]}}
 
 root_fs_read_only := root_fs_pod({"readOnlyRootFilesystem": true})
 

@@ -2,9 +2,9 @@ package main
 
 import rego.v1
 
-replicas_deployment(namespace, replicas) := {"kind": "Deployment", "metadata": {"name": "d", "namespace": namespace}, "spec": {"replicas": replicas}}
+replicas_deployment(namespace, replicas) := {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": namespace}, "spec": {"replicas": replicas}}
 
-replicas_hpa(namespace, spec) := {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "h", "namespace": namespace}, "spec": spec}
+replicas_hpa(namespace, spec) := {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h", "namespace": namespace}, "spec": spec}
 
 replicas_production_three := replicas_deployment("model-api-production", 3)
 

@@ -10,7 +10,7 @@ required_resources := [["requests", "cpu"], ["requests", "memory"], ["limits", "
 
 # METADATA
 # custom:
-#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Rollout, WorkflowTemplate, CronWorkflow]
+#   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_resources contains k8s.result(msg, sprintf("%s.resources", [entry.path])) if {
 	some entry in k8s.containers
 	some key in required_resources

@@ -7,11 +7,11 @@ import rego.v1
 
 import data.lib.k8s
 
-token_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"}
+token_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Rollout"}
 
 # METADATA
 # custom:
-#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Rollout]
+#   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Rollout]
 deny_automount_token contains k8s.result(msg, pod.path) if {
 	input.kind in token_kinds
 	some pod in k8s.pods

@@ -2,7 +2,7 @@ package main
 
 import rego.v1
 
-spread_rollout(namespace, constraints) := {"kind": "Rollout", "metadata": {"name": "r", "namespace": namespace}, "spec": {"template": {"spec": {"containers": [{"name": "c"}], "topologySpreadConstraints": constraints}}}}
+spread_rollout(namespace, constraints) := {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "r", "namespace": namespace}, "spec": {"template": {"spec": {"containers": [{"name": "c"}], "topologySpreadConstraints": constraints}}}}
 
 spread_zone := [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}]
 

@@ -55,12 +55,12 @@ BUILD_INPUTS = ("version", "model-name", "mlflow-tracking-uri", "image", "git-re
 # The inputs of register, handed on by the nested release template that runs it.
 RELEASE_INPUTS = ["run-id", "model-uri", "metrics", "gate-reason"]
 
-# Policy exemptions of the build template (policies/exceptions): rootless BuildKit cannot run
-# under the restricted profile, and its image is upstream's, pinned by version.
+# Policy exemptions of the build template (policies/exceptions): rootless BuildKit writes to its
+# root filesystem, and its image is upstream's, pinned by version. Its Unconfined seccomp and
+# AppArmor profiles are a Pod Security matter: ml-training enforces the privileged level (the
+# Argo CD Application's managedNamespaceMetadata), which gitops validate reads.
 EXEMPT_ANNOTATIONS = {
-    "policy.gitops.example.org/exempt": (
-        "capabilities_not_dropped,privilege_escalation,seccomp,writable_root_fs,image_registry"
-    ),
+    "policy.gitops.example.org/exempt": "writable_root_fs,image_registry",
     "policy.gitops.example.org/exempt-reason": (
         "rootless BuildKit needs a user namespace (seccomp/AppArmor Unconfined, newuidmap file "
         "capabilities, writable home); it runs as uid 1000, unprivileged, in this template only; "

@@ -203,7 +203,7 @@ def test_the_rootless_build_is_the_one_documented_exception() -> None:
     assert "push=true" in container["args"][0]
     metadata = workflow.image_build_template().to_dict()["metadata"]
     exempt = metadata["annotations"]["policy.gitops.example.org/exempt"].split(",")
-    assert "seccomp" in exempt and "privileged" not in exempt and "run_as_root" not in exempt
+    assert exempt == ["writable_root_fs", "image_registry"]  # Pod Security: the namespace level
     assert metadata["annotations"]["policy.gitops.example.org/exempt-reason"].strip()
     # the main template carries no exemption
     main = workflow.workflow_template().to_dict()["metadata"]

@@ -44,11 +44,11 @@ def test_failing_unit_test_fails_the_run(
 def test_policy_folder_without_tests_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = copy_policies(tmp_path, "privileged")
-    (root / "privileged" / "privileged_test.rego").unlink()
+    root = copy_policies(tmp_path, "read_only_root_fs")
+    (root / "read_only_root_fs" / "read_only_root_fs_test.rego").unlink()
     code, out = run(root, capsys, "--no-samples")
     assert code == 1
-    assert "privileged: policy folder has no *_test.rego" in out
+    assert "read_only_root_fs: policy folder has no *_test.rego" in out
 
 
 def test_disallowed_sample_that_passes_fails_the_run(

@@ -225,11 +225,12 @@ def load_policies(
                 f"with rules: {', '.join(with_rules)}",
                 hint="name them with --namespace, or use --all-namespaces",
             )
+    data = load_data(found_data)
     return PolicySet(
         modules=modules,
-        data=load_data(found_data),
+        data=data,
         rules=sorted(rules),
-        rule_kinds=rule_kinds,
+        rule_kinds={name: _data_kinds(kinds, data) for name, kinds in rule_kinds.items()},
         complete=frozenset(complete),
         rego_version=rego_version,
         namespaces=tuple(sorted(evaluated)) if all_namespaces else tuple(namespaces),
@@ -262,6 +263,34 @@ def declared_kinds(source: str, head: int) -> frozenset[str] | None:
     if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
         return None
     return frozenset(kinds)
+
+
+def _data_kinds(kinds: frozenset[str] | None, data: dict[str, Any]) -> frozenset[str] | None:
+    """Expand ``data.x.y`` entries of declared kinds into the kinds that data map (or list) names.
+
+    ``kinds: [data.gitops.pod_kinds]`` declares a rule for every pod-bearing kind of the shared
+    list in the policy data, so the rule cannot miss a kind added there.
+    """
+    if kinds is None or not any(k.startswith("data.") for k in kinds):
+        return kinds
+    out: set[str] = set()
+    for kind in kinds:
+        if not kind.startswith("data."):
+            out.add(kind)
+            continue
+        node: Any = data
+        for key in kind.split(".")[1:]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            out.update(str(k) for k in node)
+        elif isinstance(node, list) and all(isinstance(k, str) for k in node):
+            out.update(node)
+        else:
+            raise UserError(
+                f"METADATA kinds: {kind} names no map or list of kinds in the policy data",
+                hint="load the data file that defines it (--data)",
+            )
+    return frozenset(out)
 
 
 def rego_error(exc: Exception, modules: Sequence[Module]) -> str:

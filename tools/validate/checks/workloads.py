@@ -1,20 +1,95 @@
-"""Where pod templates live in the workload kinds we know (shared by references and policies)."""
+"""Where pods live in the kinds we know: the one list every pod check reads.
+
+The list itself is data, in ``policies/data.yaml`` (``gitops.pod_kinds`` and
+``gitops.workflow_kinds``), so that the Rego helpers (``policies/lib/k8s.rego``), the Pod
+Security check (:mod:`tools.validate.checks.podsecurity`) and the reference checks read the same
+entries: a kind added there is covered by all of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-# kind -> path to the pod template (metadata + spec) inside the object
-POD_TEMPLATE_PATHS: dict[str, tuple[str | int, ...]] = {
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "Rollout": ("spec", "template"),
-}
+import yaml
+
+from tools.errors import UserError
+
+# The policy data file that holds the list (the repository's own, next to this package).
+KINDS_FILE = Path(__file__).resolve().parents[3] / "policies" / "data.yaml"
+
+
+@dataclass(frozen=True)
+class PodKind:
+    """A kind that carries pods: its API groups and the path to its pod(s)."""
+
+    kind: str
+    groups: frozenset[str]
+    # pod_kinds: path to the pod template (metadata + spec); () = the object is the Pod.
+    # workflow_kinds: path to the Argo workflow spec whose templates become pods.
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KindList:
+    pods: dict[str, PodKind]
+    workflows: dict[str, PodKind]
+
+    def pod_kind(self, obj: dict[str, Any]) -> PodKind | None:
+        return _match(self.pods, obj)
+
+    def workflow_kind(self, obj: dict[str, Any]) -> PodKind | None:
+        return _match(self.workflows, obj)
+
+
+def _match(table: dict[str, PodKind], obj: dict[str, Any]) -> PodKind | None:
+    entry = table.get(str(obj.get("kind")))
+    if entry is None:
+        return None
+    return entry if group_of(obj.get("apiVersion")) in entry.groups else None
+
+
+def group_of(api_version: Any) -> str:
+    """``apps/v1`` -> ``apps``; ``v1`` -> ``""`` (the core group)."""
+    text = api_version if isinstance(api_version, str) else ""
+    return text.rpartition("/")[0]
+
+
+def _entries(table: Any, key: str, field: str, source: Path) -> dict[str, PodKind]:
+    if not isinstance(table, dict) or not table:
+        raise UserError(f"{source}: gitops.{key} must map kinds to {{groups, {field}}}")
+    out: dict[str, PodKind] = {}
+    for kind, entry in table.items():
+        groups = entry.get("groups") if isinstance(entry, dict) else None
+        path = entry.get(field) if isinstance(entry, dict) else None
+        if (
+            not isinstance(groups, list)
+            or not all(isinstance(g, str) for g in groups)
+            or not isinstance(path, list)
+            or not all(isinstance(p, str) for p in path)
+        ):
+            raise UserError(f"{source}: gitops.{key}.{kind} needs groups: [..] and {field}: [..]")
+        out[str(kind)] = PodKind(str(kind), frozenset(groups), tuple(path))
+    return out
+
+
+@cache
+def kind_list(source: Path = KINDS_FILE) -> KindList:
+    """The pod-bearing kinds of *source* (read once)."""
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"cannot read the list of pod-bearing kinds from {source}: {exc}") from exc
+    gitops = data.get("gitops") if isinstance(data, dict) else None
+    if not isinstance(gitops, dict):
+        raise UserError(f"{source}: no gitops: mapping with pod_kinds and workflow_kinds")
+    return KindList(
+        _entries(gitops.get("pod_kinds"), "pod_kinds", "pod", source),
+        _entries(gitops.get("workflow_kinds"), "workflow_kinds", "spec", source),
+    )
 
 
 def dig(obj: Any, *parts: str | int) -> Any:
@@ -30,15 +105,12 @@ def dig(obj: Any, *parts: str | int) -> Any:
 
 
 def pod_template(obj: dict[str, Any]) -> tuple[dict[str, Any], tuple[str | int, ...]] | None:
-    """(template, path) of a workload's pod template; a bare Pod is its own template."""
-    kind = obj.get("kind")
-    if kind == "Pod":
-        return obj, ()
-    path = POD_TEMPLATE_PATHS.get(str(kind))
-    if path is None:
+    """(template, path) of the pod template of a pod-bearing kind; a Pod is its own template."""
+    entry = kind_list().pod_kind(obj)
+    if entry is None:
         return None
-    template = dig(obj, *path)
-    return (template, path) if isinstance(template, dict) else None
+    template = dig(obj, *entry.path) if entry.path else obj
+    return (template, entry.path) if isinstance(template, dict) else None
 
 
 def containers(

@@ -132,7 +132,7 @@ def test_repository_policies_compile_and_name_the_bad_value(engine: str) -> None
     messages = {r.rule: r.message for r in evaluator.evaluate(pod)}
     assert 'image "busybox:latest"' in messages["deny_image_tag"]
     assert "Pod debug" in messages["deny_image_registry"]
-    assert messages.keys() >= {"deny_run_as_root", "deny_seccomp", "deny_resources"}
+    assert messages.keys() >= {"deny_writable_root_fs", "deny_resources"}
 
 
 def test_default_values_in_messages_survive_the_engine(engine: str) -> None:
@@ -146,17 +146,11 @@ def test_default_values_in_messages_survive_the_engine(engine: str) -> None:
         "spec": {"templates": [{"name": "t", "container": {"image": "ghcr.io/example-org/b:1"}}]},
     }
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bare"}}
-    pod = {
-        "kind": "Pod",
-        "metadata": {"name": "p"},
-        "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "v", "hostPath": {}}]},
-    }
-    results = [r for obj in (template, namespace, pod) for r in evaluator.evaluate(obj)]
+    results = [r for obj in (template, namespace) for r in evaluator.evaluate(obj)]
     assert not [r for r in results if r.rule == "policy-error"]
     messages = "\n".join(r.message for r in results)
-    assert 'WorkflowTemplate build: container "(unnamed)" must drop ALL' in messages
+    assert 'WorkflowTemplate build: container "(unnamed)" must set securityContext.read' in messages
     assert "Namespace bare: label pod-security.kubernetes.io/enforce is unset" in messages
-    assert 'volume "v" mounts hostPath (no path) from the node' in messages
 
 
 KINDS_POLICY = """
@@ -283,7 +277,7 @@ def test_engines_agree_on_every_sample_and_broken_manifest(patched: dict[str, Pa
             assert _as_tuples(fast.evaluate(resource.obj)) == expected, f"{path}: {resource.ref}"
             compared += 1
             denied += bool(expected)
-    assert compared > 100 and denied > 30  # the comparison covered real findings
+    assert compared > 100 and denied > 20  # the comparison covered real findings
 
 
 def test_object_too_deep_for_the_engine_is_one_finding(tmp_path: Path, engine: str) -> None:
