@@ -1,5 +1,5 @@
 # conftest-style exceptions: an object may opt out of named rules with the annotation
-#   policy.gitops.example.org/exempt: "image_registry,run_as_root"
+#   policy.gitops.example.org/exempt: "image_registry,writable_root_fs"
 # (rule names without their deny_/warn_ prefix) if it also says why in
 #   policy.gitops.example.org/exempt-reason: "..."
 package main

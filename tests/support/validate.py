@@ -9,7 +9,8 @@ kustomization's ``patches:`` entries, applied to ``good/app.yaml`` by :func:`pat
 * ``{target: {kind, name}, patch: {$patch: delete}}`` removes it (kustomize's delete patch);
 * ``{resource: <object>}`` adds one more document at the end.
 
-The first line names the rule the sample must break (``# expect: <rule>``), the second says how.
+The first line names the rule(s) the sample must break (``# expect: <rule>, ...``), the
+second says how.
 Samples that share nothing with the good application stay whole in ``broken/``.
 """
 
@@ -41,11 +42,12 @@ def rules(report: Report) -> set[str]:
     return {f.rule for f in report.findings}
 
 
-def expected_rule(path: Path) -> str:
-    """The rule a broken sample or patch declares on its first line (``# expect: <rule>``)."""
+def expected_rules(path: Path) -> list[str]:
+    """The rules a broken sample or patch declares on its first line
+    (``# expect: <rule>[, <rule> ...]``); it must break every one of them."""
     first = path.read_text(encoding="utf-8").splitlines()[0]
     assert first.startswith("# expect: "), f"{path.name} must start with '# expect: <rule>'"
-    return first.removeprefix("# expect: ").strip()
+    return [rule.strip() for rule in first.removeprefix("# expect: ").split(",")]
 
 
 def _matches(document: dict[str, Any], target: dict[str, Any]) -> bool:

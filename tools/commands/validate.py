@@ -116,6 +116,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="Rego syntax of the policies, as conftest's --rego-version (default v1)",
     )
     p.add_argument(
+        "--pod-security-level",
+        choices=("privileged", "baseline", "restricted"),
+        default=None,
+        help="Pod Security level of namespaces without a pod-security.kubernetes.io/enforce "
+        "label in the render (default from the config: restricted)",
+    )
+    p.add_argument(
+        "--pod-security-version",
+        metavar="latest|v1.N",
+        default=None,
+        help="Pod Security policy version of those namespaces (default latest)",
+    )
+    p.add_argument(
         "--fail-on-warn",
         action="store_true",
         help="exit 1 on warnings too (as conftest --fail-on-warn)",
@@ -156,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         all_namespaces=args.all_namespaces,
         run_rule_tests=args.run_rule_tests,
         policy_cache=args.policy_cache,
+        pod_security_level=args.pod_security_level,
+        pod_security_version=args.pod_security_version,
     )
     # Parsed manifests are hundreds of thousands of small dicts and lists that the cyclic
     # garbage collector would scan again and again while they pile up (a third of the parse

@@ -475,7 +475,7 @@ def _check_resources(
     if options.crd_urls and any(not store.has_schema(r.api_version, r.kind) for r in resources):
         _load_crd_urls(run, store)
 
-    context = Context(options, store, _renders(run), run.this_repo)
+    context = Context(options, store, _renders(run), run.this_repo, resources)
     for resource in resources:
         for object_check in OBJECT_CHECKS:
             object_check(resource, context, run.on_resource)

@@ -12,6 +12,9 @@ Keys (all optional; paths relative to the repository root; see tools/config.py f
     rule-tests = "tests/rules"        # promtool unit tests (*_test.yaml)
     repo-urls = ["https://github.com/example-org/mlops-gitops.git"]  # Applications pointing
                                       # here must name paths that exist and render
+    pod-security-level = "restricted" # namespaces without an enforce label in the run
+                                      # (default privileged, as an unconfigured cluster)
+    pod-security-version = "latest"
 
 Command-line flags add to the configured CRD lists (``--crd-dir``); ``--policy-dir`` and scalar
 flags replace the configured value.
@@ -43,6 +46,8 @@ KEYS = (
     "all-namespaces",
     "rule-tests",
     "repo-urls",
+    "pod-security-level",
+    "pod-security-version",
 )
 
 
@@ -75,6 +80,11 @@ class ValidateOptions:
     workers: int | None = None  # None: decide from the input size and CPU count
     repo_urls: list[str] = field(default_factory=list)  # URLs Argo CD uses for this repository
     policy_cache: bool = True  # reuse policy results of unchanged objects (policycache.py)
+    # Pod Security level and version of namespaces whose enforce labels are not in the run:
+    # Kubernetes' own default (privileged, latest) unless configured; this repository
+    # configures restricted.
+    pod_security_level: str = "privileged"
+    pod_security_version: str = "latest"
 
 
 def _str_list(table: Section, key: str) -> list[str]:
@@ -128,6 +138,12 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
     options.all_namespaces = bool(table.get("all-namespaces", False))
     if options.engine not in ENGINES:
         raise table.error("engine", f"{options.engine!r}: expected one of {', '.join(ENGINES)}")
+    for key in ("pod-security-level", "pod-security-version"):
+        value = str(table.get(key, getattr(options, key.replace("-", "_"))))
+        problem = pod_security_problem(key, value)
+        if problem:
+            raise table.error(key, problem)
+        setattr(options, key.replace("-", "_"), value)
     rule_tests = table.get("rule-tests", "tests/rules")
     options.rule_tests_dir = (repo_root / str(rule_tests)).resolve()
     for key, value in overrides.items():
@@ -141,7 +157,22 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
         else:
             setattr(options, key, value)
     options.kubernetes_version = check_version(options.kubernetes_version)
+    for key in ("pod-security-level", "pod-security-version"):
+        problem = pod_security_problem(key, getattr(options, key.replace("-", "_")))
+        if problem:
+            raise UserError(f"--{key} {problem}")
     return options
+
+
+def pod_security_problem(key: str, value: str) -> str | None:
+    """Why *value* is not a Pod Security level (or version), or None."""
+    from tools.validate.checks.podsecurity import LEVELS, VERSION_PATTERN
+
+    if key == "pod-security-level" and value not in LEVELS:
+        return f"{value!r}: expected one of {', '.join(LEVELS)}"
+    if key == "pod-security-version" and value != "latest" and not VERSION_PATTERN.fullmatch(value):
+        return f"{value!r}: expected latest or v1.N (such as v1.33)"
+    return None
 
 
 def load_policy_set(options: ValidateOptions) -> PolicySet:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tools.validate.checks import references, schemas
+from tools.validate.checks import podsecurity, references, schemas
 from tools.validate.checks.base import Context, Report
 from tools.validate.checks.scope import Scope
 from tools.validate.findings import Resource
@@ -51,6 +51,7 @@ SCOPE_CHECKS: tuple[ScopeCheck, ...] = (
     references.check_monitors,
     references.check_ingresses,
     references.check_applications,
+    podsecurity.check_scope,
 )
 
 __all__ = [

@@ -33,9 +33,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.validate.checks.workloads import kind_list
+
+if TYPE_CHECKING:
+    from tools.validate.checks.base import Context, Report
+    from tools.validate.checks.scope import Scope
+    from tools.validate.findings import Resource
 
 Parts = tuple[str | int, ...]
 Version = tuple[int, int]
@@ -333,12 +338,25 @@ def host_path_volumes(pod: Pod) -> Iterator[Issue]:
 
 
 def host_ports(pod: Pod) -> Iterator[Issue]:
+    # The API server defaults hostPort to containerPort in the Pods of a hostNetwork pod spec
+    # (init and regular containers), so the Pods a template creates trip this check too.
+    host_network = pod.value("hostNetwork") is True
     for c in pod.containers:
+        defaulted = host_network and not c.label.startswith("ephemeral")
         for i, port in enumerate(_list(c.obj.get("ports"))):
-            host_port = _dict(port).get("hostPort")
+            port = _dict(port)
+            host_port = port.get("hostPort")
+            where = (*c.parts, "ports", i, "hostPort")
             if host_port not in (None, 0):
-                where = (*c.parts, "ports", i, "hostPort")
                 yield where, f"{c.label} uses hostPort {host_port}"
+            elif defaulted and port.get("containerPort") not in (None, 0):
+                yield (
+                    where,
+                    (
+                        f"{c.label} gets hostPort {port['containerPort']} "
+                        "(hostNetwork defaults it to the containerPort)"
+                    ),
+                )
 
 
 APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
@@ -810,8 +828,12 @@ def checks_for(level: str, version: Version) -> list[tuple[Check, Revision]]:
     return [(c, r) for c, r in baseline if c.id not in overridden] + restricted
 
 
-def evaluate(obj: dict[str, Any], level: str, version: str = "latest") -> list[Violation]:
+def evaluate(
+    obj: dict[str, Any], level: str, version: str = "latest", context: str = ""
+) -> list[Violation]:
     """Every Pod Security violation of *obj* at *level* and policy *version*.
+
+    *context* (where the level comes from) is added to the messages.
 
     Raises ValueError for a level or version the admission controller does not know (the
     caller decides what a bad namespace label means).
@@ -825,6 +847,8 @@ def evaluate(obj: dict[str, Any], level: str, version: str = "latest") -> list[V
     if not checks:
         return []
     shown = f"{level}:{version if version == 'latest' else format_version(parsed)}"
+    if context:
+        shown += f", {context}"
     out: list[Violation] = []
     seen: set[tuple[str, Parts]] = set()
     for pod in pods_of(obj):
@@ -836,3 +860,169 @@ def evaluate(obj: dict[str, Any], level: str, version: str = "latest") -> list[V
                 message = f"{pod.subject}: {detail} ({check.reason}; Pod Security {shown})"
                 out.append(Violation(check.id, parts, message, check.hint))
     return out
+
+
+# -- which level applies: namespace labels in the render, else the configured default -------
+
+LABEL_PREFIX = "pod-security.kubernetes.io/"
+MODES = ("enforce", "audit", "warn")
+
+
+@dataclass(frozen=True)
+class NamespacePolicy:
+    """The enforce level and version that admit the pods of one namespace."""
+
+    level: str
+    version: str  # "latest" or "v1.N", before clamping to the target cluster
+    source: str  # where it came from, for messages: 'Namespace apps', 'the default'
+
+
+def label_problems(labels: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(label key, problem) for pod-security labels the API server refuses on a Namespace."""
+    for mode in MODES:
+        level = labels.get(LABEL_PREFIX + mode)
+        if level is not None and level not in LEVELS:
+            yield LABEL_PREFIX + mode, f"level {level!r} is not one of {', '.join(LEVELS)}"
+        version = labels.get(f"{LABEL_PREFIX}{mode}-version")
+        if version is not None and (not isinstance(version, str) or not _known_version(version)):
+            yield f"{LABEL_PREFIX}{mode}-version", f"version {version!r} is not latest or v1.N"
+
+
+def _known_version(text: str) -> bool:
+    return text == "latest" or VERSION_PATTERN.fullmatch(text) is not None
+
+
+def policy_from_labels(
+    labels: dict[str, Any], default: NamespacePolicy, source: str
+) -> NamespacePolicy:
+    """The enforce level and version *labels* select, as the admission controller reads them.
+
+    A missing label takes the default's value; a bad level counts as restricted and a bad
+    version as latest (the Namespace itself is refused: :func:`label_problems`).
+    """
+    level = labels.get(LABEL_PREFIX + "enforce")
+    version = labels.get(LABEL_PREFIX + "enforce-version")
+    if level is None and version is None:
+        return default
+    if level is None:
+        level = default.level
+    elif level not in LEVELS:
+        level = "restricted"
+    if version is None:
+        version = default.version
+    elif not isinstance(version, str) or not _known_version(version):
+        version = "latest"
+    return NamespacePolicy(str(level), str(version), source)
+
+
+class Namespaces:
+    """The Pod Security labels of the namespaces a run renders, and where objects land.
+
+    A namespace's labels come from a Namespace object of the same scope (one kustomization's
+    render), else from one elsewhere in the run, else from an Argo CD Application that creates
+    it (``CreateNamespace=true`` with ``managedNamespaceMetadata.labels``). Objects without a
+    namespace land in the destination namespace of the Application whose path rendered them.
+    """
+
+    def __init__(self, scope: Scope, run: Scope, default: NamespacePolicy) -> None:
+        self.default = default
+        self.scope = scope
+        self.run = run
+        self.destinations: dict[str, str] = {}  # Application source path -> namespace
+        self.managed: dict[str, tuple[dict[str, Any], str]] = {}
+        for app in run.by_kind.get("Application", ()):
+            if app.group == "argoproj.io":
+                self._application(app)
+
+    def _application(self, app: Resource) -> None:
+        spec = _dict(app.obj.get("spec"))
+        namespace = _dict(spec.get("destination")).get("namespace")
+        if not isinstance(namespace, str) or not namespace:
+            return
+        for source in [spec.get("source"), *_list(spec.get("sources"))]:
+            path = _dict(source).get("path")
+            if isinstance(path, str) and path.strip("/"):
+                self.destinations.setdefault(path.strip("/"), namespace)
+        sync = _dict(spec.get("syncPolicy"))
+        if "CreateNamespace=true" in _list(sync.get("syncOptions")):
+            labels = _dict(_dict(sync.get("managedNamespaceMetadata")).get("labels"))
+            if labels:
+                source = f"Application {app.name} (managedNamespaceMetadata)"
+                self.managed.setdefault(namespace, (labels, source))
+
+    def namespace_of(self, resource: Resource) -> str | None:
+        if resource.namespace:
+            return resource.namespace
+        rendered = (resource.rendered_from or "").strip("/")
+        return self.destinations.get(rendered) if rendered else None
+
+    def _labels(self, name: str) -> tuple[dict[str, Any], str] | None:
+        for scope in (self.scope, self.run):
+            for namespace in scope.by_kind.get("Namespace", ()):
+                if namespace.name == name and namespace.api_version == "v1":
+                    labels = _dict(_dict(namespace.obj.get("metadata")).get("labels"))
+                    return labels, f"Namespace {name}"
+        return self.managed.get(name)
+
+    def policy(self, resource: Resource) -> tuple[NamespacePolicy, str | None]:
+        """(policy, namespace) for the pods of *resource*."""
+        namespace = self.namespace_of(resource)
+        found = self._labels(namespace) if namespace else None
+        if found is None:
+            return self.default, namespace
+        labels, source = found
+        return policy_from_labels(labels, self.default, source), namespace
+
+
+def check_scope(scope: Scope, context: Context, report: Report) -> None:
+    """``pod-security/<check id>``: every pod-bearing object at its namespace's level;
+    ``pod-security/labels``: labels the API server refuses on a Namespace.
+
+    The policy version is capped at the target cluster (``kubernetes-version``), as ``latest``
+    is on that cluster.
+    """
+    options = context.options
+    default = NamespacePolicy(
+        options.pod_security_level, options.pod_security_version, "the default"
+    )
+    namespaces = Namespaces(scope, context.run_scope, default)
+    server = parse_version(f"v{options.kubernetes_version}") or LATEST
+    kinds = kind_list()
+    for resource in scope.resources:
+        if resource.kind in ("Namespace", "Application"):
+            _label_findings(resource, report)
+            continue
+        if kinds.pod_kind(resource.obj) is None and kinds.workflow_kind(resource.obj) is None:
+            continue
+        policy, namespace = namespaces.policy(resource)
+        if policy.level == "privileged":
+            continue
+        version = min(parse_version(policy.version) or LATEST, server)
+        where = f"namespace {namespace}" if namespace else "no namespace"
+        context_text = f"{where}, {policy.source}"
+        for found in evaluate(resource.obj, policy.level, format_version(version), context_text):
+            rule = f"pod-security/{found.check}"
+            report(resource, "error", rule, found.message, found.parts, found.hint)
+
+
+LABELS_HINT = (
+    "pod-security.kubernetes.io/<enforce|audit|warn> takes privileged, baseline or restricted; "
+    "<mode>-version takes latest or v1.N"
+)
+
+
+def _label_findings(resource: Resource, report: Report) -> None:
+    if resource.kind == "Namespace" and resource.api_version == "v1":
+        labels = _dict(_dict(resource.obj.get("metadata")).get("labels"))
+        base: Parts = ("metadata", "labels")
+        what = f"Namespace {resource.name}"
+    elif resource.kind == "Application" and resource.group == "argoproj.io":
+        sync = _dict(_dict(resource.obj.get("spec")).get("syncPolicy"))
+        labels = _dict(_dict(sync.get("managedNamespaceMetadata")).get("labels"))
+        base = ("spec", "syncPolicy", "managedNamespaceMetadata", "labels")
+        what = f"Application {resource.name}: managedNamespaceMetadata"
+    else:
+        return
+    for key, problem in label_problems(labels):
+        message = f"{what}: label {key}: {problem}; the API server refuses such a Namespace"
+        report(resource, "error", "pod-security/labels", message, (*base, key), LABELS_HINT)

@@ -8,21 +8,28 @@ Argo Workflows template, and evaluated at baseline and restricted.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.support.paths import TEST_DATA
+from tools.validate.checks.base import Context
 from tools.validate.checks.podsecurity import (
     CHECK_IDS,
     LATEST,
     Violation,
+    check_scope,
     checks_for,
     evaluate,
     parse_version,
 )
+from tools.validate.checks.scope import Scope
 from tools.validate.checks.workloads import kind_list
+from tools.validate.findings import Resource
+from tools.validate.options import ValidateOptions
 
 TABLE = yaml.safe_load((TEST_DATA / "podsecurity" / "cases.yaml").read_text(encoding="utf-8"))
 CASES: list[dict[str, Any]] = TABLE["cases"]
@@ -433,3 +440,266 @@ def test_malformed_pods_give_findings_or_nothing_never_an_exception(spec: Any) -
                 assert violation.path.startswith("$")
         workflow = _workflow({"templates": [{"name": "t", "container": spec}], "volumes": spec})
         evaluate(workflow, level)
+
+
+# -- the level of each namespace, in a run -------------------------------------------------
+
+
+def _resource(obj: dict[str, Any], rendered_from: str | None = None) -> Resource:
+    return Resource(obj, "manifests.yaml", 0, 1, rendered_from=rendered_from)
+
+
+def _namespace(name: str, **labels: str) -> dict[str, Any]:
+    keys = {f"pod-security.kubernetes.io/{k.replace('_', '-')}": v for k, v in labels.items()}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": keys}}
+
+
+def _pod(namespace: str | None, **spec: Any) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": "p"}
+    if namespace:
+        metadata["namespace"] = namespace
+    container = {"name": "c", "image": "x:1", **spec.pop("container", {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {"containers": [container], **spec},
+    }
+
+
+def run_scopes(
+    scopes: list[list[Resource]], level: str = "restricted", cluster: str = "1.33"
+) -> list[tuple[str, str, str]]:
+    """Findings of the Pod Security scope check over a run of *scopes* (name, rule, message)."""
+    found: list[tuple[str, str, str]] = []
+
+    def report(
+        resource: Resource,
+        severity: str,
+        rule: str,
+        message: str,
+        parts: Any = (),
+        hint: str | None = None,
+    ) -> None:
+        assert severity == "error" and hint
+        found.append((resource.name, rule, message))
+
+    options = ValidateOptions(
+        repo_root=Path("."), kubernetes_version=cluster, pod_security_level=level
+    )
+    everything = [r for scope in scopes for r in scope]
+    context = Context(options, None, lambda _: None, lambda _: True, everything)  # type: ignore[arg-type]
+    for scope in scopes:
+        check_scope(Scope(scope), context, report)
+    return found
+
+
+HOST_NETWORK = {"hostNetwork": True}
+
+
+def test_the_namespace_label_of_the_same_render_decides() -> None:
+    scopes = [
+        [
+            _resource(_namespace("apps", enforce="privileged")),
+            _resource(_pod("apps", **HOST_NETWORK)),
+        ],
+        [
+            _resource(_namespace("apps", enforce="baseline")),
+            _resource(_pod("apps", **HOST_NETWORK)),
+        ],
+    ]
+    found = run_scopes(scopes)
+    assert [rule for _, rule, _ in found] == ["pod-security/hostNamespaces"]
+    assert "Pod Security baseline:v1.33, namespace apps, Namespace apps" in found[0][2]
+
+
+def test_namespace_elsewhere_in_the_run_then_the_default() -> None:
+    scopes = [
+        [_resource(_namespace("apps", enforce="baseline"))],
+        [_resource(_pod("apps", container={"securityContext": {"runAsUser": 0}}))],
+        [_resource(_pod("other", container={"securityContext": {"runAsUser": 0}}))],
+    ]
+    found = run_scopes(scopes)
+    assert [(name, rule) for name, rule, _ in found if rule == "pod-security/runAsUser"] == [
+        ("p", "pod-security/runAsUser")
+    ]
+    assert all("namespace other, the default" in message for _, _, message in found)
+    assert run_scopes(scopes[1:], level="privileged") == []
+
+
+def _application(namespace: str, path: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "training", "namespace": "argocd"},
+        "spec": {
+            "source": {"repoURL": "https://example.org/repo.git", "path": path},
+            "destination": {"namespace": namespace},
+            "syncPolicy": {
+                "syncOptions": ["CreateNamespace=true"],
+                "managedNamespaceMetadata": {"labels": labels},
+            },
+        },
+    }
+
+
+def test_argo_cd_managed_namespace_metadata_and_destination() -> None:
+    app = _application("ml", "base/training", {"pod-security.kubernetes.io/enforce": "privileged"})
+    rendered = _resource(_pod(None, **HOST_NETWORK), rendered_from="base/training")
+    assert run_scopes([[_resource(app)], [rendered]]) == []
+    # without CreateNamespace=true Argo CD does not label the namespace
+    app["spec"]["syncPolicy"]["syncOptions"] = []
+    found = run_scopes([[_resource(app)], [rendered]])
+    assert {rule for _, rule, _ in found} >= {"pod-security/hostNamespaces"}
+    assert "namespace ml, the default" in found[0][2]
+
+
+def test_bad_labels_are_refused_and_read_as_admission_reads_them() -> None:
+    namespace = _namespace("apps", enforce="Privileged", warn_version="1.30")
+    found = run_scopes(
+        [[_resource(namespace), _resource(_pod("apps", **HOST_NETWORK))]], level="privileged"
+    )
+    rules = [rule for _, rule, _ in found]
+    assert rules.count("pod-security/labels") == 2
+    assert "pod-security/hostNamespaces" in rules  # a bad enforce level counts as restricted
+    assert any("restricted:v1.33" in message for _, _, message in found)
+    app = _application("ml", "x", {"pod-security.kubernetes.io/audit": "strict"})
+    (label,) = run_scopes([[_resource(app)]])
+    assert label[1] == "pod-security/labels" and "managedNamespaceMetadata" in label[2]
+
+
+def test_enforce_version_label_and_the_cluster_version_cap_the_policy() -> None:
+    probe = {"livenessProbe": {"httpGet": {"host": "example.org", "port": 80}}}
+    pod = _resource(_pod("apps", container=probe))
+    labels = {"enforce": "baseline"}
+    assert run_scopes([[_resource(_namespace("apps", **labels)), pod]], cluster="1.33") == []
+    found = run_scopes([[_resource(_namespace("apps", **labels)), pod]], cluster="1.34")
+    assert [rule for _, rule, _ in found] == ["pod-security/hostProbesAndHostLifecycle"]
+    pinned = _namespace("apps", enforce="baseline", enforce_version="v1.33")
+    assert run_scopes([[_resource(pinned), pod]], cluster="1.37") == []
+
+
+# -- the command, end to end ---------------------------------------------------------------
+
+TREE = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: legacy
+  labels:
+    pod-security.kubernetes.io/enforce: baseline
+---
+apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: legacy-proxy
+  namespace: legacy
+spec:
+  replicas: 1
+  selector: {app: proxy}
+  template:
+    metadata:
+      labels: {app: proxy}
+    spec:
+      hostNetwork: true
+      containers:
+        - name: proxy
+          image: nginx:latest
+          securityContext:
+            privileged: true
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: worker
+  namespace: jobs
+spec:
+  securityContext:
+    runAsUser: 1000
+  containers:
+    - name: work
+      image: busybox:1.36
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "manifests.yaml").write_text(TREE, encoding="utf-8")
+    return tmp_path
+
+
+def gitops(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from tools.cli import main
+
+    code = main(["validate", "--no-rule-tests", *args])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+@pytest.fixture(autouse=False)
+def in_repo(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.support.paths import REPO_ROOT
+
+    monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_cli_json_names_rule_path_and_level(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = gitops(capsys, "--output", "json", str(tree))
+    assert code == 1
+    findings = [f for f in json.loads(out)["findings"] if f["rule"].startswith("pod-security/")]
+    got = {(f["rule"], f["resource"]["name"], f["path"]) for f in findings}
+    assert got == {
+        ("pod-security/hostNamespaces", "legacy-proxy", "$.spec.template.spec.hostNetwork"),
+        (
+            "pod-security/privileged",
+            "legacy-proxy",
+            "$.spec.template.spec.containers[0].securityContext.privileged",
+        ),
+        *(
+            (f"pod-security/{check}", "worker", f"$.spec.containers[0].securityContext.{field}")
+            for check, field in [
+                ("runAsNonRoot", "runAsNonRoot"),
+                ("allowPrivilegeEscalation", "allowPrivilegeEscalation"),
+                ("seccompProfile_restricted", "seccompProfile.type"),
+                ("capabilities_restricted", "capabilities.drop"),
+            ]
+        ),
+    }
+    assert all(f["severity"] == "error" and f["line"] and f["hint"] for f in findings)
+    rc = next(f for f in findings if f["rule"] == "pod-security/privileged")
+    assert "baseline" in rc["message"] and "legacy" in rc["message"]
+    lines = (tree / "manifests.yaml").read_text(encoding="utf-8").splitlines()
+    assert "privileged: true" in lines[rc["line"] - 1]
+    # the level comes from the labels: at the default level the RC is fine only if privileged
+    code, out = gitops(capsys, "--output", "json", "--pod-security-level", "privileged", str(tree))
+    rules = {f["rule"] for f in json.loads(out)["findings"]}
+    assert "pod-security/privileged" in rules and "pod-security/runAsNonRoot" not in rules
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_cli_sarif_reports_pod_security_as_errors(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = gitops(capsys, "--output", "sarif", str(tree))
+    assert code == 1
+    run = json.loads(out)["runs"][0]
+    results = [r for r in run["results"] if r["ruleId"].startswith("pod-security/")]
+    assert {r["ruleId"] for r in results} >= {
+        "pod-security/privileged",
+        "pod-security/runAsNonRoot",
+    }
+    assert {r["level"] for r in results} == {"error"}
+    assert all("Pod Security " in r["message"]["text"] for r in results)
+    rule_ids = {rule["id"] for rule in run["tool"]["driver"]["rules"]}
+    assert "pod-security/hostNamespaces" in rule_ids
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_cli_refuses_an_unknown_default_level(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = gitops(capsys, "--pod-security-version", "1.30", str(tree))
+    assert code == 2
+    assert "pod-security-version '1.30'" in out
