@@ -120,7 +120,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         choices=("privileged", "baseline", "restricted"),
         default=None,
         help="Pod Security level of namespaces without a pod-security.kubernetes.io/enforce "
-        "label in the render (default from the config: restricted)",
+        "label in the run (default from the config, else privileged as in Kubernetes)",
     )
     p.add_argument(
         "--pod-security-version",

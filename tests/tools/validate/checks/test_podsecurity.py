@@ -703,3 +703,18 @@ def test_cli_refuses_an_unknown_default_level(
     code, out = gitops(capsys, "--pod-security-version", "1.30", str(tree))
     assert code == 2
     assert "pod-security-version '1.30'" in out
+
+
+def test_default_level_is_kubernetes_unless_configured(tmp_path: Path) -> None:
+    from tests.support.paths import REPO_ROOT
+    from tools.errors import UserError
+    from tools.validate import load_options
+
+    assert load_options(REPO_ROOT).pod_security_level == "restricted"
+    assert load_options(tmp_path).pod_security_level == "privileged"
+    assert load_options(tmp_path).pod_security_version == "latest"
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.gitops.validate]\npod-security-level = "strict"\n', encoding="utf-8"
+    )
+    with pytest.raises(UserError, match="pod-security-level 'strict'"):
+        load_options(tmp_path)
