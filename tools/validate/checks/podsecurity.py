@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tools.validate.checks.workloads import kind_list
@@ -814,18 +815,19 @@ def format_version(version: Version) -> str:
     return f"v{version[0]}.{version[1]}"
 
 
-def checks_for(level: str, version: Version) -> list[tuple[Check, Revision]]:
+@cache
+def checks_for(level: str, version: Version) -> tuple[tuple[Check, Revision], ...]:
     """The checks *level* runs at *version*, baseline ones first (upstream's order)."""
     if level == "privileged":
-        return []
+        return ()
     active = [(check, check.at(version)) for check in CHECKS]
     running = [(c, r) for c, r in active if r is not None]
     baseline = [(c, r) for c, r in running if c.level == "baseline"]
     if level == "baseline":
-        return baseline
+        return tuple(baseline)
     restricted = [(c, r) for c, r in running if c.level == "restricted"]
     overridden = {id for _, r in restricted for id in r.overrides}
-    return [(c, r) for c, r in baseline if c.id not in overridden] + restricted
+    return tuple([(c, r) for c, r in baseline if c.id not in overridden] + restricted)
 
 
 def evaluate(
