@@ -12,7 +12,7 @@ from tools.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from tools.repo import repo_root
 from tools.validate import load_options, validate_paths
 from tools.validate.checks.policies import ENGINES, REGO_VERSIONS
-from tools.validate.reporters import FORMATS, render
+from tools.validate.reporters import FORMATS, Output, parse_output, write_reports
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,9 +32,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--output",
         "-o",
-        choices=FORMATS,
-        default="text",
-        help="report format (default text; sarif for code scanning, github for annotations)",
+        action="append",
+        type=parse_output,
+        default=[],
+        metavar="FORMAT[=FILE]",
+        help=f"report format ({', '.join(FORMATS)}; default text), written to FILE or stdout; "
+        "repeatable: one run, several reports (e.g. -o github -o sarif=gitops.sarif)",
     )
     p.add_argument(
         "--kubernetes-version",
@@ -190,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if collecting:
             gc.enable()
-    color = args.output == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    sys.stdout.write(render(report, args.output, color=color))
+    outputs = args.output or [Output("text")]
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    write_reports(report, outputs, color=color)
     failed = report.errors or (args.fail_on_warn and report.warnings)
     return EXIT_FINDINGS if failed else EXIT_OK

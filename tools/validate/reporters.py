@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from tools.errors import UserError
+from tools.files import write_atomic
 from tools.validate.findings import Finding, Report
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
@@ -147,6 +153,45 @@ def github(report: Report) -> str:
         f"{s.errors} errors, {s.warnings} warnings"
     )
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One ``--output FORMAT[=FILE]``: a report format and where it goes (None: stdout)."""
+
+    format: str
+    file: Path | None = None
+
+
+def parse_output(value: str) -> Output:
+    """``FORMAT`` or ``FORMAT=FILE`` (argparse type of ``--output``)."""
+    fmt, sep, file = value.partition("=")
+    if fmt not in FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {fmt!r} in {value!r}; expected one of {', '.join(FORMATS)}"
+        )
+    if sep and not file:
+        raise argparse.ArgumentTypeError(f"{value!r}: no file after '='")
+    return Output(fmt, Path(file) if sep else None)
+
+
+def write_reports(report: Report, outputs: list[Output], *, color: bool = False) -> None:
+    """Every requested report from the one run: files first, then the one for stdout."""
+    to_stdout = [o for o in outputs if o.file is None]
+    if len(to_stdout) > 1:
+        names = ", ".join(o.format for o in to_stdout)
+        raise UserError(
+            f"{len(to_stdout)} reports ({names}) would go to stdout together",
+            hint="give all but one a file: --output sarif=gitops.sarif",
+        )
+    for output in outputs:
+        if output.file is not None:
+            try:
+                write_atomic(output.file, render(report, output.format))
+            except OSError as exc:
+                raise UserError(f"cannot write the {output.format} report: {exc}") from exc
+    for output in to_stdout:
+        sys.stdout.write(render(report, output.format, color=color))
 
 
 def render(report: Report, fmt: str, *, color: bool = False) -> str:

@@ -106,6 +106,37 @@ def test_junit_sarif_and_github_outputs(capsys: pytest.CaptureFixture[str], brok
     )
 
 
+def test_one_run_writes_several_reports(
+    capsys: pytest.CaptureFixture[str], broken: Path, tmp_path: Path
+) -> None:
+    sarif, junit = tmp_path / "out" / "gitops.sarif", tmp_path / "junit.xml"
+    args = ["-o", "github", "-o", f"sarif={sarif}", "--output", f"junit={junit}", str(broken)]
+    code, out, _ = gitops(capsys, *args, str(IN_REPO))
+    assert code == 1
+    _, alone, _ = gitops(capsys, "-o", "github", str(broken), str(IN_REPO))
+    assert out == alone  # stdout gets the one format without a file
+    _, sarif_alone, _ = gitops(capsys, "-o", "sarif", str(broken), str(IN_REPO))
+    assert sarif.read_text(encoding="utf-8") == sarif_alone
+    assert ET.parse(junit).getroot().tag == "testsuites"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "yaml"], "unknown format 'yaml'"),
+        (["-o", "sarif="], "no file after '='"),
+        (["-o", "json", "-o", "text"], "2 reports (json, text) would go to stdout together"),
+        (["-o", "json=/proc/no/such/dir/report.json"], "cannot write the json report"),
+    ],
+)
+def test_bad_outputs_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = gitops(capsys, *args, str(GOOD))
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
 def test_unknown_flag_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = gitops(capsys, "--no-such-flag")
     assert code == 2
