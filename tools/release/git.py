@@ -8,6 +8,7 @@ never touched, and a failure only has to remove the worktree to leave things as 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -37,6 +38,26 @@ _STALE_MARKERS = (
 
 class GitError(UserError):
     """A git command failed; the message names the command and quotes git's stderr."""
+
+
+_CREDENTIALS_RE = re.compile(r"(\w+://)[^/@\s]+@")
+_MAX_DETAIL_LINES = 40
+_MAX_DETAIL_CHARS = 4000
+
+
+def git_output(text: str) -> str:
+    """What git printed, for a message: every non-blank line (git's reason is often spread over
+    several, e.g. "Could not read from remote repository. / Please make sure you have the
+    correct access rights / and the repository exists."), credentials in URLs masked, and at
+    most the last 40 lines / 4000 characters."""
+    lines = [_CREDENTIALS_RE.sub(r"\1***@", ln.rstrip()) for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln.strip()]
+    if len(lines) > _MAX_DETAIL_LINES:
+        lines = ["…", *lines[-_MAX_DETAIL_LINES:]]
+    joined = "\n".join(lines)
+    if len(joined) > _MAX_DETAIL_CHARS:
+        joined = "…" + joined[-_MAX_DETAIL_CHARS:]
+    return joined
 
 
 def _git_binary() -> str:
@@ -70,9 +91,9 @@ class Git:
             check=False,
         )
         if check and proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()
-            message = detail[-1] if detail else f"exit code {proc.returncode}"
-            raise GitError(f"git {args[0]} failed: {message}")
+            detail = git_output(proc.stderr or proc.stdout)
+            said = f":\n{_indent(detail)}" if detail else " without a message"
+            raise GitError(f"git {args[0]} failed (exit code {proc.returncode}){said}")
         return proc
 
     def out(self, *args: str) -> str:
@@ -97,6 +118,10 @@ class Git:
         if proc.returncode != 0:
             raise GitError(f"unknown revision {rev!r}")
         return proc.stdout.strip()
+
+    def rev_parse_tree(self, rev: str) -> str:
+        """The tree (content) id of commit ``rev``."""
+        return self.out("rev-parse", "--verify", f"{rev}^{{tree}}")
 
     def has_ref(self, ref: str) -> bool:
         return self.run("rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0
@@ -200,10 +225,11 @@ class Git:
         if proc.returncode == 0:
             return PushResult(PushStatus.OK, "")
         text = f"{proc.stdout}\n{proc.stderr}"
-        # --porcelain reports a refused ref as "!<TAB>src:dst<TAB>[rejected] (reason)".
+        # --porcelain reports a refused ref as "!<TAB>src:dst<TAB>[rejected] (reason)"; the
+        # remote's own words (a hook's message, "remote: ...") are on stderr.
         refused = [ln.split("\t")[-1] for ln in proc.stdout.splitlines() if ln.startswith("!")]
-        lines = text.strip().splitlines()
-        detail = refused[0] if refused else (lines[-1] if lines else f"exit {proc.returncode}")
+        said = git_output(proc.stderr)
+        detail = "\n".join(filter(None, [*refused[:1], said])) or f"exit {proc.returncode}"
         if any(marker in text for marker in _STALE_MARKERS):
             return PushResult(PushStatus.STALE, detail)
         return PushResult(PushStatus.REJECTED, detail)
@@ -218,6 +244,10 @@ class Git:
             f":refs/heads/{branch}",
             check=False,
         )
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
 
 
 class PushStatus(Enum):
