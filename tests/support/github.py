@@ -5,6 +5,10 @@ Shapes follow the documented endpoints: ``GET/POST /repos/{owner}/{repo}/pulls``
 ``POST /repos/{owner}/{repo}/issues/{number}/labels``, with GitHub's error bodies for 401, 404 and
 the 422 "A pull request already exists" validation failure. Every request is recorded so tests
 can assert what the tool sent.
+
+For the hostile tests an answer can be replaced by raw bytes (:class:`RawAnswer`: an HTML page
+with 200, a 422 whose ``errors`` is not an array, truncated JSON...), either instead of handling
+the request or after handling it (the pull request exists, but the answer that says so is lost).
 """
 
 from __future__ import annotations
@@ -30,6 +34,16 @@ class Recorded:
     body: Any
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """Bytes to answer with instead of the documented shape."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json; charset=utf-8"
+    handled: bool = False  # True: the request takes effect first; only its answer is replaced
+
+
 @dataclass
 class FakeGitHub:
     token: str = "test-token"
@@ -39,6 +53,8 @@ class FakeGitHub:
     requests: list[Recorded] = field(default_factory=list)
     fail_create: int | None = None  # answer POST /pulls with this status
     hide_open_pulls_once: bool = False  # the first list call misses an open PR (a race)
+    fail_labels: int | None = None  # answer POST /issues/{n}/labels with this status
+    raw: dict[tuple[str, str], RawAnswer] = field(default_factory=dict)  # (method, path suffix)
     url: str = ""
 
     def calls(self, method: str, suffix: str) -> list[Recorded]:
@@ -53,12 +69,14 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _send(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
+            self._send_raw(RawAnswer(status, json.dumps(payload).encode()))
+
+        def _send_raw(self, answer: RawAnswer) -> None:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(answer.body)
 
         def _handle(self, method: str) -> None:
             parts = urlsplit(self.path)
@@ -69,8 +87,20 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 state.requests.append(
                     Recorded(method, parts.path, parse_qs(parts.query), dict(self.headers), body)
                 )
-                status, payload = self._route(method, parts.path, parse_qs(parts.query), body)
-            self._send(status, payload)
+                raw = next(
+                    (
+                        a
+                        for (m, suffix), a in state.raw.items()
+                        if m == method and parts.path.endswith(suffix)
+                    ),
+                    None,
+                )
+                if raw is None or raw.handled:
+                    status, payload = self._route(method, parts.path, parse_qs(parts.query), body)
+            if raw is not None:
+                self._send_raw(raw)
+            else:
+                self._send(status, payload)
 
         def _route(
             self, method: str, path: str, query: dict[str, list[str]], body: Any
@@ -151,6 +181,11 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             return 201, pull
 
         def _label(self, number: int, body: Any) -> tuple[int, Any]:
+            if state.fail_labels is not None:
+                return state.fail_labels, {
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": DOCS,
+                }
             pull = next((p for p in state.pulls if p["number"] == number), None)
             if pull is None:
                 return 404, {"message": "Not Found", "documentation_url": DOCS}

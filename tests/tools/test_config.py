@@ -94,7 +94,9 @@ def test_unknown_key_without_a_close_match_lists_the_valid_ones(tmp_path: Path) 
     write(tmp_path, ".gitops.toml", "[bump]\nzzz = 1\n")
     with pytest.raises(UserError) as exc:
         load_config(tmp_path)
-    assert exc.value.hint == "valid: labels, push-attempts, require-digest"
+    assert (
+        exc.value.hint == "valid: labels, push-attempts, push-backoff, push-timeout, require-digest"
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,7 +123,7 @@ def test_non_utf8_config_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_this_repository_configuration_is_valid() -> None:
     assert load_options(REPO_ROOT).policy_dirs == [REPO_ROOT / "policies"]
-    assert load_config(REPO_ROOT).push_attempts == 5
+    assert load_config(REPO_ROOT).push_attempts == 10
 
 
 def test_gitops_validate_reports_a_typo_without_a_traceback(

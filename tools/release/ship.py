@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import random
 import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,11 @@ from typing import Any
 from tools import kustomize
 from tools.errors import EXIT_FINDINGS, UserError
 from tools.files import write_atomic
-from tools.release.config import BumpConfig, load_config
+from tools.release.config import MAX_PUSH_BACKOFF, BumpConfig, load_config
 from tools.release.git import Git, GitError, PushStatus, temporary_worktree
 from tools.release.github import (
     GitHubClient,
+    GitHubError,
     PullRequest,
     PullRequestExists,
     RepoSlug,
@@ -33,7 +36,7 @@ from tools.release.github import (
     token_from_env,
 )
 from tools.release.images import ImageRef
-from tools.release.kustomization import find_image, read_text, set_image
+from tools.release.kustomization import find_image, read_images, read_text, set_image
 from tools.release.options import Options
 from tools.release.renderdiff import (
     KustomizationDiff,
@@ -43,6 +46,7 @@ from tools.release.renderdiff import (
 )
 
 _ENV_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_RANDOM = random.SystemRandom()  # jitter differs between processes started together
 
 
 # --------------------------------------------------------------------------- the change
@@ -178,8 +182,10 @@ class Edit:
     objects: list[ObjectDiff]
 
 
-def apply_edit(ctx: Context, tree: Git, change: Change) -> Edit | None:
-    """Edit and render in ``tree``; None when already at the reference."""
+def apply_edit(ctx: Context, tree: Git, change: Change, *, render: bool = True) -> Edit | None:
+    """Edit (and, with *render*, render before and after) in ``tree``; None when already at the
+    reference. The image must already have an ``images:`` entry in the overlay: a new entry for
+    a name no container uses would change nothing but still make a commit."""
     rel = overlay_file(change.env)
     path = tree.cwd / rel
     if not path.is_file():
@@ -189,14 +195,21 @@ def apply_edit(ctx: Context, tree: Git, change: Change) -> Edit | None:
         )
     old_text = read_text(path)
     entry = find_image(old_text, change.ref.name, rel)
+    if entry is None:
+        names = [e.name for e in read_images(old_text, rel)]
+        listed = ", ".join(names) if names else "none"
+        raise UserError(
+            f"{rel} has no images entry named {change.ref.name!r}; the images it lists: {listed}",
+            hint="check the spelling of --image; nothing was changed",
+        )
     new_text = set_image(old_text, change.ref, source=rel)
     if new_text == old_text:
         return None
-    before = kustomize.build(path.parent)
+    before = kustomize.build(path.parent) if render else ""
     write_atomic(path, new_text)
-    after = kustomize.build(path.parent)
-    objects = diff_renders(before, after, overlay_dir(change.env))
-    old = ImageRef(change.ref.name, entry.tag, entry.digest) if entry else None
+    after = kustomize.build(path.parent) if render else ""
+    objects = diff_renders(before, after, overlay_dir(change.env)) if render else []
+    old = ImageRef(change.ref.name, entry.tag, entry.digest)
     return Edit(rel, old, old_text, new_text, objects)
 
 
@@ -324,17 +337,27 @@ def _labels(ctx: Context, change: Change, opts: Options) -> list[str]:
 
 
 def _push_to_base(ctx: Context, change: Change, opts: Options) -> int:
+    """Commit on the base branch's tip and push; when someone pushed first, wait (exponential
+    backoff with full jitter, so racing jobs spread out) and re-apply on their commit, within
+    ``push-attempts`` tries and ``push-timeout`` seconds from the first refused push."""
+    config = ctx.config
+    deadline: float | None = None
     start = ctx.start
-    attempts = ctx.config.push_attempts
+    validated: str | None = None  # the tree the validator last accepted
     with temporary_worktree(ctx.repo, start) as tree:
-        for attempt in range(1, attempts + 1):
-            edit = apply_edit(ctx, tree, change)
+        for attempt in range(1, config.push_attempts + 1):
+            # Only the commit is pushed: the rendered diff is for plans and PR bodies.
+            edit = apply_edit(ctx, tree, change, render=False)
             if edit is None:
                 _already(change)
                 return 0
-            if opts.validate:
-                validate_overlay(ctx, tree.cwd, change.env)
             sha = tree.commit_all(change.message(edit.old))
+            content = tree.rev_parse_tree(sha)
+            if opts.validate and content != validated:
+                # A retry whose result is byte for byte what was validated (another job changed
+                # the same line, or files this change does not touch) needs no second run.
+                validate_overlay(ctx, tree.cwd, change.env)
+                validated = content
             result = ctx.repo.push(ctx.remote, sha, ctx.base)
             if result.status is PushStatus.OK:
                 with contextlib.suppress(GitError):  # only refreshes origin/<base> locally
@@ -343,17 +366,41 @@ def _push_to_base(ctx: Context, change: Change, opts: Options) -> int:
                 return 0
             if result.status is PushStatus.REJECTED:
                 raise UserError(
-                    f"{ctx.remote} refused the push to {ctx.base}: {result.detail}",
+                    f"{ctx.remote} refused the push to {ctx.base}:\n{_indent(result.detail)}",
                     hint="nothing was changed; a protected branch needs --pr",
                 )
+            if attempt == config.push_attempts:
+                break
+            deadline = deadline or time.monotonic() + config.push_timeout
+            delay = backoff_delay(attempt, config.push_backoff)
+            if time.monotonic() + delay >= deadline:
+                break
+            time.sleep(delay)
             # Someone pushed first: start again from their commit and re-apply the edit.
             start = ctx.repo.fetch(ctx.remote, ctx.base)
             tree.run("checkout", "--quiet", "--force", "--detach", start)
-            say(f"{ctx.remote}/{ctx.base} moved; re-applying on {start[:12]} (try {attempt + 1})")
+            say(
+                f"{ctx.remote}/{ctx.base} moved; re-applying on {start[:12]} after waiting "
+                f"{delay:.2f}s (try {attempt + 1} of {config.push_attempts})"
+            )
     raise UserError(
-        f"gave up after {attempts} attempts: {ctx.remote}/{ctx.base} kept moving",
-        hint="nothing was pushed; run the command again",
+        f"gave up after {attempt} attempts ({config.push_timeout:g}s of retries at most): "
+        f"{ctx.remote}/{ctx.base} kept moving",
+        hint="nothing was pushed; run the command again (push-attempts and push-timeout in "
+        "the [bump] configuration allow more)",
     )
+
+
+def backoff_delay(attempt: int, base: float, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number *attempt* (1-based): "full jitter", a uniform draw
+    from 0 to ``base * 2**(attempt - 1)``, capped, so that jobs that collided once are
+    unlikely to collide again."""
+    ceiling = min(MAX_PUSH_BACKOFF, base * 2 ** (attempt - 1))
+    return (rng or _RANDOM).uniform(0.0, ceiling)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
 
 
 def _open_pull(
@@ -377,13 +424,35 @@ def _open_pull(
         pushed = _push_branch(ctx, tree, branch, sha, edit)
         try:
             pull = _create_pull(client, slug, change, edit, ctx.base, tool)
-            client.add_labels(slug, pull.number, _labels(ctx, change, opts))
-        except BaseException:
-            if pushed is not None:  # leave the remote as we found it
+        except GitHubError:
+            # Leave the remote as we found it, unless a pull request may use the branch.
+            # (Interrupted, the branch stays too: a rerun reuses it.)
+            if pushed is not None and not _may_have_pull(client, slug, branch):
                 ctx.repo.delete_remote_branch(ctx.remote, branch, pushed)
             raise
+    # From here on the pull request exists: its branch stays whatever happens.
+    labels = _labels(ctx, change, opts)
+    try:
+        client.add_labels(slug, pull.number, labels)
+    except GitHubError as exc:
+        say(f"opened pull request #{pull.number}: {pull.url}")
+        raise UserError(
+            f"pull request #{pull.number} is open ({pull.url}), but labelling it failed: "
+            f"{exc.message}",
+            hint=f"the pull request and its branch stay; add the labels ({', '.join(labels)}) "
+            "by hand or fix the token's permissions",
+        ) from None
     say(f"opened pull request #{pull.number}: {pull.url}")
     return 0
+
+
+def _may_have_pull(client: GitHubClient, slug: RepoSlug, branch: str) -> bool:
+    """Whether an open pull request may use *branch* (a failed create can still have made one,
+    e.g. when the answer was lost). Unless GitHub says there is none, assume there is."""
+    try:
+        return client.find_open_pull(slug, branch) is not None
+    except GitHubError:
+        return True
 
 
 def _push_branch(ctx: Context, tree: Git, branch: str, sha: str, edit: Edit) -> str | None:
@@ -400,7 +469,7 @@ def _push_branch(ctx: Context, tree: Git, branch: str, sha: str, edit: Edit) -> 
         )
     result = ctx.repo.push(ctx.remote, sha, branch)
     if result.status is not PushStatus.OK:
-        raise UserError(f"{ctx.remote} refused the push of {branch}: {result.detail}")
+        raise UserError(f"{ctx.remote} refused the push of {branch}:\n{_indent(result.detail)}")
     return sha
 
 

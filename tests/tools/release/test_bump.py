@@ -315,6 +315,8 @@ def test_leftover_branch_with_other_content_is_refused(
         ("require-digest = { production = 'yes' }", "require-digest must map"),
         ("push-attempts = 0", "push-attempts must be an integer"),
         ("labels = 'gitops'", "labels must be a list"),
+        ("push-timeout = 0", "push-timeout must be a number of seconds from 1 to 3600"),
+        ("push-backoff = true", "push-backoff must be a number of seconds from 0 to 16"),
     ],
 )
 def test_bad_config_is_named(
