@@ -22,6 +22,7 @@ tree names with :mod:`tools.yamlfile` and refuses the build if one is over its l
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -208,8 +209,16 @@ def build(path: Path, *, origin_annotations: bool = False, timeout: float = 60) 
     )
 
 
+def _address_space_kib() -> int:
+    """The cap for kustomize: MEMORY_LIMIT_MIB, or less when this process may use less (a limit
+    cannot be raised above the hard limit we inherited; asking for more fails the build)."""
+    limit = MEMORY_LIMIT_MIB * 1024
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    return limit if hard == resource.RLIM_INFINITY else min(limit, hard // 1024)
+
+
 def _run(command: list[str], directory: Path, shown: Path, timeout: float) -> str:
-    capped = ["/bin/sh", "-c", 'ulimit -v "$0" && exec "$@"', str(MEMORY_LIMIT_MIB * 1024)]
+    capped = ["/bin/sh", "-c", 'ulimit -v "$0" && exec "$@"', str(_address_space_kib())]
     try:
         proc = subprocess.run(
             [*capped, *command, str(directory)],
