@@ -20,7 +20,7 @@ from service.predictor import Predictor
 from service.routes import mlflow, oip, ops
 from service.routes.http import BodyLimits, authorizer
 from service.settings import ServeSettings
-from service.tracing import SERVICE_NAME, tracer_provider
+from service.tracing import SERVICE_NAME, span_link, tracer_provider
 
 # Routing is a linear scan and FastAPI registers its docs routes first: these go to the front.
 HOT_PATHS = frozenset({"/invocations", "/v2/models/{model_name}/infer"})
@@ -69,7 +69,13 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     oip.add_routes(app, plane, authorize=authorize, limits=limits)
     ops.add_routes(app, instruments)
     app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in HOT_PATHS)
-    app.add_middleware(ObservabilityMiddleware, instruments=instruments, access_log=access_log)
+    app.add_middleware(
+        ObservabilityMiddleware,
+        instruments=instruments,
+        access_log=access_log,
+        # Inside FastAPI's server span: the access line takes its ids, the span the request id.
+        span_link=span_link() if tracing is not None else None,
+    )
     return app
 
 

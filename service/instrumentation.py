@@ -12,7 +12,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -38,8 +38,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
 from service.errors import CLIENT_CLOSED
-from service.logging import AccessLog
+from service.logging import AccessLog, correlate
 from service.predictor import ModelInfo
+from service.tracing import TraceIds, parse_traceparent
 
 UNMATCHED_ROUTE = "unmatched"
 # The media type matching what ``generate_latest`` writes.
@@ -47,6 +48,8 @@ EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 OTHER_METHOD = "other"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID_HEADER = b"x-request-id"
+_TRACEPARENT_HEADER = b"traceparent"
+_PREDICTION_ID_HEADER = b"x-prediction-id"
 _FEW_ROWS = 8
 _REQUEST_ID_MAX = 64
 _REQUEST_ID_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:"
@@ -248,27 +251,56 @@ def route_label(scope: Scope) -> str:
 
 
 class ObservabilityMiddleware:
-    """Counts, times and logs every HTTP request; sets the ``x-request-id`` response header."""
+    """Counts, times and logs every HTTP request; sets the ``x-request-id`` response header.
 
-    def __init__(self, app: ASGIApp, *, instruments: Instruments, access_log: AccessLog) -> None:
+    The access line carries the request's trace and span id: from FastAPI's server span when
+    tracing is on (``span_link``, which also puts the request id on the span), else from the
+    caller's W3C ``traceparent`` header, if any (its parent id is then the span id: the caller's
+    span, the nearest one that exists). An unhandled exception leaves with the same ids, so the
+    line that logs it has them too. Without tracing and without a ``traceparent`` the only extra
+    work is looking at each request header once, which finding ``x-request-id`` did already.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        instruments: Instruments,
+        access_log: AccessLog,
+        span_link: Callable[[str], TraceIds | None] | None = None,
+    ) -> None:
         self.app = app
         self.instruments = instruments
         self.access_log = access_log
+        self.span_link = span_link
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id, traceparent = _request_headers(scope)
+        if self.span_link is not None:
+            trace = self.span_link(request_id)
+        elif traceparent is not None:
+            trace = parse_traceparent(traceparent)
+        else:
+            trace = None
         status = 500
+        prediction_id: str | None = None
         header = (_REQUEST_ID_HEADER, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, prediction_id
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                headers = message.get("headers", ())
+                # Hook for the prediction id (not assigned yet): a route that answers with an
+                # X-Prediction-ID header gets it onto the access line.
+                for name, value in headers:
+                    if name == _PREDICTION_ID_HEADER:
+                        prediction_id = value.decode("latin-1")
+                message["headers"] = [*headers, header]
             await send(message)
 
         requests = self.instruments.requests
@@ -279,6 +311,12 @@ class ObservabilityMiddleware:
             # The client hung up while a handler was still reading: nobody is waiting for an
             # answer. Counted as 499 (the client's doing), never as a server error.
             status = CLIENT_CLOSED
+        except Exception as exc:
+            fields = {"request_id": request_id}
+            if trace is not None:
+                fields["trace_id"], fields["span_id"] = trace
+            correlate(exc, fields)
+            raise
         finally:
             seconds = time.perf_counter() - start
             method = scope["method"]
@@ -293,17 +331,36 @@ class ObservabilityMiddleware:
                 path=scope["path"],
                 status=status,
                 seconds=seconds,
+                trace=trace,
+                prediction_id=prediction_id,
             )
 
 
-def _request_id(scope: Scope) -> str:
-    """The caller's ``x-request-id`` if it is short and plain, else a fresh random one."""
+def _request_headers(scope: Scope) -> tuple[str, bytes | None]:
+    """The request id and the raw ``traceparent`` value, in one pass over the headers.
+
+    The request id is the caller's ``x-request-id`` if it is short and plain, else a fresh one.
+    ``traceparent`` is None when absent or repeated (W3C: more than one means none is valid).
+    """
+    given: bytes | None = None
+    traceparent: bytes | None = None
+    traceparents = 0
     for name, value in scope["headers"]:
         if name == _REQUEST_ID_HEADER:
-            if 0 < len(value) <= _REQUEST_ID_MAX and not value.translate(None, _REQUEST_ID_CHARS):
-                return str(value.decode("ascii"))
-            break
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+            if given is None:
+                given = value
+        elif name == _TRACEPARENT_HEADER:
+            traceparent = value
+            traceparents += 1
+    if traceparents > 1:
+        traceparent = None
+    if (
+        given is not None
+        and 0 < len(given) <= _REQUEST_ID_MAX
+        and not given.translate(None, _REQUEST_ID_CHARS)
+    ):
+        return given.decode("ascii"), traceparent
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}", traceparent
 
 
 # Generated request ids: a random per-process prefix and a counter — unique without a

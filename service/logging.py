@@ -1,7 +1,9 @@
 """JSON logs: one line per log record, one access line per request.
 
 Everything the process logs (ours and uvicorn's) goes through one stdout handler that writes one
-JSON object per line, so a log shipper needs no parsing rules.
+JSON object per line, so a log shipper needs no parsing rules. Access lines and the line that
+logs a request's unhandled exception carry the request's trace and span id when there is one
+(docs/OBSERVABILITY.md), so a log line leads to its trace and back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ import orjson
 
 ACCESS_LOGGER = "model_api.access"
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Where correlate() leaves a request's ids on an exception that escapes the request.
+_CORRELATION = "_model_api_log_fields"
+
+
+def correlate(exc: BaseException, fields: dict[str, str]) -> None:
+    """Attach a request's ids to ``exc``: the line that later logs it (uvicorn's "Exception in
+    ASGI application", after the request's own code is gone) carries them as fields."""
+    try:
+        setattr(exc, _CORRELATION, fields)
+    except (AttributeError, TypeError):  # an exception type without instance attributes
+        return
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,6 +46,10 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
+            fields = getattr(record.exc_info[1], _CORRELATION, None)
+            if isinstance(fields, dict):
+                for key, value in fields.items():
+                    line.setdefault(key, value)
         return orjson.dumps(line, default=str).decode()
 
 
@@ -62,7 +79,8 @@ def configure(level: str) -> None:
 
 
 class AccessLog:
-    """Writes the per-request line: request id, method, route, status, latency, model version.
+    """Writes the per-request line: request id, method, route, status, latency, model version,
+    and the trace and span id (and the prediction id) when the request has them.
 
     The line has the same shape as every other log line, but it is written with one
     ``os.write`` to stdout instead of through ``logging.Logger.info``: building a LogRecord
@@ -77,8 +95,19 @@ class AccessLog:
         self.model_version = ""
 
     def log(
-        self, *, request_id: str, method: str, route: str, path: str, status: int, seconds: float
+        self,
+        *,
+        request_id: str,
+        method: str,
+        route: str,
+        path: str,
+        status: int,
+        seconds: float,
+        trace: tuple[str, str] | None = None,
+        prediction_id: str | None = None,
     ) -> None:
+        """One access line; ``trace`` is (trace id, span id), written as ``trace_id`` and
+        ``span_id`` when known, ``prediction_id`` likewise."""
         if not self._logger.isEnabledFor(logging.INFO):
             return
         line = {
@@ -94,6 +123,10 @@ class AccessLog:
             "latency_ms": round(seconds * 1000, 3),
             "model_version": self.model_version,
         }
+        if trace is not None:
+            line["trace_id"], line["span_id"] = trace
+        if prediction_id is not None:
+            line["prediction_id"] = prediction_id
         data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
         # A plain try rather than contextlib.suppress: no context manager object per request.
         try:

@@ -56,6 +56,7 @@ class LinearPredictor:
         delay: float = 0.0,
         delay_rows: int = 1,
         fail_load: str | None = None,
+        fail_predict: str | None = None,
     ) -> None:
         self.columns: Sequence[Column] = list(columns or [Column(name) for name in FEATURES])
         self.info: ModelInfo = info
@@ -66,6 +67,7 @@ class LinearPredictor:
         self.delay = delay
         self.delay_rows = delay_rows
         self.fail_load = fail_load
+        self.fail_predict = fail_predict
         self.loads = 0
         self.seen: list[npt.NDArray[np.float64]] = []
         self._lock = threading.Lock()
@@ -87,6 +89,8 @@ class LinearPredictor:
             self.seen.append(features.copy())
         if self.delay and len(features) >= self.delay_rows:
             time.sleep(self.delay)
+        if self.fail_predict and len(self.seen) > 1:  # the load's warm-up call succeeds
+            raise RuntimeError(self.fail_predict)
         probabilities = self.scores(features)
         return Prediction((probabilities >= 0.5).astype(np.int64), probabilities)
 
@@ -98,9 +102,12 @@ def expected_labels(predictor: LinearPredictor, rows: list[tuple[float, ...]]) -
 
 def predictor_from_env(settings: ServeSettings) -> LinearPredictor:
     """Factory for subprocess servers: FAKE_PREDICT_DELAY seconds per call with at least
-    FAKE_DELAY_ROWS rows, FAKE_FAIL_LOAD makes load() raise that message."""
+    FAKE_DELAY_ROWS rows, FAKE_FAIL_LOAD makes load() raise that message, FAKE_FAIL_PREDICT
+    makes every predict() after the warm-up raise it (an unexpected error: 500 and a logged
+    traceback)."""
     return LinearPredictor(
         delay=float(os.environ.get("FAKE_PREDICT_DELAY", "0")),
         delay_rows=int(os.environ.get("FAKE_DELAY_ROWS", "1")),
         fail_load=os.environ.get("FAKE_FAIL_LOAD") or None,
+        fail_predict=os.environ.get("FAKE_FAIL_PREDICT") or None,
     )
