@@ -19,10 +19,11 @@ from typing import Any
 
 from tools import kustomize, yamlfile
 from tools.errors import UserError
-from tools.validate import loader, origins, sources
+from tools.validate import defaults, loader, origins, sources
 from tools.validate.checks import OBJECT_CHECKS, SCOPE_CHECKS, Context, Scope, crds, promtool
 from tools.validate.checks.policies import Evaluator, PolicyResult, PolicySet, make_evaluator
 from tools.validate.checks.schemas import SchemaStore
+from tools.validate.checks.workloads import pod_template
 from tools.validate.fast.policycache import PolicyCache
 from tools.validate.findings import (
     Finding,
@@ -480,15 +481,34 @@ def _check_resources(
         for object_check in OBJECT_CHECKS:
             object_check(resource, context, run.on_resource)
     run.lap("schemas")
+    indexed_scopes = [Scope(scope) for scope in scopes]
+    for indexed in indexed_scopes:
+        _inherit_service_accounts(run, indexed)
     if policies is not None:
         _policy_findings(run, policies, resources)
     after_policies()
     run.lap("policies")
-    for scope in scopes:
-        indexed = Scope(scope)
+    for indexed in indexed_scopes:
         for scope_check in SCOPE_CHECKS:
             scope_check(indexed, context, run.on_resource)
     run.lap("references")
+
+
+def _inherit_service_accounts(run: Run, scope: Scope) -> None:
+    """Pods that do not set automountServiceAccountToken take their ServiceAccount's value
+    (defaulting that needs a second object, see :mod:`tools.validate.defaults`); a pod that
+    changes is evaluated by the policies again."""
+    if not scope.by_kind.get("ServiceAccount"):
+        return
+    for resource in scope.resources:
+        found = pod_template(resource.obj)
+        spec = found[0].get("spec") if found is not None else None
+        if not isinstance(spec, dict):
+            continue
+        name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        account = scope.find("ServiceAccount", str(name), resource.namespace)
+        if defaults.inherit_service_account(spec, account.obj if account else None):
+            run.evaluated.pop(id(resource), None)
 
 
 def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:

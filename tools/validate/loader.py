@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import yamlfile
+from tools.validate import defaults
 from tools.validate.findings import Finding, Resource
 
 
@@ -70,6 +71,7 @@ def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Par
                 if problem_text:
                     findings.append(_parse_finding(file, problem_text, document.line))
                     continue
+                defaults.apply(item)
                 resources.append(Resource(item, file, doc_index, document.line, rendered_from))
     except yamlfile.YamlError as exc:
         findings.append(Finding("error", exc.rule, exc.message, None, file, exc.line))
@@ -114,6 +116,7 @@ def _parse_json(text: str, file: str, rendered_from: str | None) -> Parsed:
         if problem:
             findings.append(_parse_finding(file, problem, 1))
         else:
+            defaults.apply(item)
             resources.append(Resource(item, file, 0, 1, rendered_from))
     return Parsed(resources, findings, decoded)
 

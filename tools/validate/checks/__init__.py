@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tools.validate.checks import podsecurity, references, schemas
+from tools.validate.checks import apiserver, availability, podsecurity, references, schemas
 from tools.validate.checks.base import Context, Report
 from tools.validate.checks.scope import Scope
 from tools.validate.findings import Resource
@@ -39,7 +39,7 @@ from tools.validate.findings import Resource
 ObjectCheck = Callable[[Resource, Context, Report], None]
 ScopeCheck = Callable[[Scope, Context, Report], None]
 
-OBJECT_CHECKS: tuple[ObjectCheck, ...] = (schemas.check_object,)
+OBJECT_CHECKS: tuple[ObjectCheck, ...] = (schemas.check_object, apiserver.check_object)
 
 SCOPE_CHECKS: tuple[ScopeCheck, ...] = (
     references.check_duplicates,
@@ -52,6 +52,9 @@ SCOPE_CHECKS: tuple[ScopeCheck, ...] = (
     references.check_ingresses,
     references.check_applications,
     podsecurity.check_scope,
+    availability.check_disruption_budgets,
+    availability.check_role_bindings,
+    availability.check_service_account_tokens,
 )
 
 __all__ = [
