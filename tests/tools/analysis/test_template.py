@@ -265,4 +265,3 @@ def test_dry_run_rule_go_rejects_matches_nothing() -> None:
     # utils/analysis/helpers.go ignores regexp.MatchString's error: the rule matches no metric.
     with pytest.raises(SpecError, match=r"dryRun\[0\]: Rule didn't match .*invalid named capture"):
         resolve(template([metric(name="ab")], dryRun=[{"metricName": "(?<=a)b"}]))
-
