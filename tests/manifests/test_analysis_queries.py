@@ -22,6 +22,8 @@ CANARY, STABLE = "c0ffee", "5ab1e0"
 LATENCY_BOUNDS = ("0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf")
 PROBABILITY_BOUNDS = ("0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1", "+Inf")
 MINUTES = 15  # samples per series, one per minute
+GRPC_INFER = "grpc:ModelInfer"
+VERSIONED_INFER = "/v2/models/{model_name}/versions/{model_version}/infer"
 
 
 def _query(template: str, metric: str, namespace: str) -> str:
@@ -39,11 +41,13 @@ def _counter(name: str, labels: dict[str, str], per_minute: float) -> dict[str, 
     return {"series": f"{name}{{{body}}}", "values": f"0+{per_minute}x{MINUTES}"}
 
 
-def _requests(ns: str, pod_hash: str, status: str, per_minute: float) -> dict[str, str]:
+def _requests(
+    ns: str, pod_hash: str, status: str, per_minute: float, route: str = "/invocations"
+) -> dict[str, str]:
     labels = {
         "namespace": ns,
         "rollouts_pod_template_hash": pod_hash,
-        "route": "/invocations",
+        "route": route,
         "method": "POST",
         "status": status,
     }
@@ -70,8 +74,10 @@ def _histogram(
     return series
 
 
-def _latency(ns: str, pod_hash: str, bound: str) -> list[dict[str, str]]:
-    extra = {"route": "/invocations", "method": "POST", "status": "200"}
+def _latency(
+    ns: str, pod_hash: str, bound: str, route: str = "/invocations"
+) -> list[dict[str, str]]:
+    extra = {"route": route, "method": "POST", "status": "200"}
     return _histogram(
         "model_api_request_duration_seconds", ns, pod_hash, LATENCY_BOUNDS, {bound: 1.0}, 60, extra
     )
@@ -133,6 +139,16 @@ def _case() -> dict[str, Any]:
         )
     )
     checks.append(_value(_query("success-rate", "success-rate", "errors"), 0.95))
+    # Every inference route of both transports counts: v2 infer with a version in the path and
+    # gRPC ModelInfer fail (3 of 40 each), /invocations does not (0 of 40): 6 / 120.
+    series += [
+        _requests("transports", CANARY, "200", 40),
+        _requests("transports", CANARY, "200", 37, GRPC_INFER),
+        _requests("transports", CANARY, "500", 3, GRPC_INFER),
+        _requests("transports", CANARY, "200", 37, VERSIONED_INFER),
+        _requests("transports", CANARY, "503", 3, VERSIONED_INFER),
+    ]
+    checks.append(_value(_query("success-rate", "success-rate", "transports"), 0.95))
     series.append(_requests("broken", CANARY, "500", 60))
     checks.append(_value(_query("success-rate", "success-rate", "broken"), 0.0))
     series.append(_requests("nocanary", STABLE, "200", 600))
@@ -146,6 +162,9 @@ def _case() -> dict[str, Any]:
     checks.append(_value(_query("latency-p95", "p95-vs-stable", "slow"), 0.4778))
     series += _latency("fast", CANARY, "0.01") + _latency("fast", STABLE, "0.01")
     checks.append(_value(_query("latency-p95", "p95-vs-stable", "fast"), 0.0))
+    # Slow gRPC calls on the canary count like slow HTTP requests.
+    series += _latency("slowgrpc", CANARY, "0.5", GRPC_INFER) + _latency("slowgrpc", STABLE, "0.01")
+    checks.append(_value(_query("latency-p95", "p95-within-slo", "slowgrpc"), 0.4875))
     series += _latency("nostable", CANARY, "0.01")
     checks.append(_empty(_query("latency-p95", "p95-vs-stable", "nostable")))
 

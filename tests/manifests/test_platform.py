@@ -46,7 +46,10 @@ def test_pods_run_restricted_and_tokenless(render: Render, overlay: str) -> None
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (api,) = pod["containers"]
     assert api["name"] == "api"
-    assert api["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert api["ports"] == [
+        {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+        {"name": "grpc", "containerPort": 8081, "protocol": "TCP"},
+    ]
     sc = api["securityContext"]
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["readOnlyRootFilesystem"] is True
@@ -108,9 +111,11 @@ def test_network_policies(render: Render, overlay: str) -> None:
     assert [p["port"] for p in solver["ingress"][0]["ports"]] == [8089]
     sources = set()
     destinations = set()
-    for spec in policies.values():
+    # Prometheus scrapes http; clients (through ingress-nginx) reach http and grpc.
+    ports = {"allow-prometheus-scrape": ["http"], "allow-ingress-nginx": ["http", "grpc"]}
+    for name, spec in policies.items():
         for rule in spec.get("ingress", []):
-            assert [p["port"] for p in rule["ports"]] == ["http"]
+            assert [p["port"] for p in rule["ports"]] == ports[name]
             for peer in rule["from"]:
                 sources.add(peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
         for rule in spec.get("egress", []):
@@ -275,3 +280,23 @@ def test_cluster_issuers_for_both_lets_encrypt_endpoints(render: Render) -> None
         issuers["letsencrypt-production"]["spec"]["acme"]["server"]
         == "https://acme-v02.api.letsencrypt.org/directory"
     )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_grpc_port_is_served_routed_and_allowed(render: Render, overlay: str) -> None:
+    objects = render(overlay)
+    rollout = one(objects, "Rollout")["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in rollout["ports"]}
+    env = {e["name"]: e.get("value") for e in rollout["env"]}
+    assert ports == {"http": 8000, "grpc": 8081}
+    assert env["MODEL_API_GRPC_PORT"] == str(ports["grpc"])
+    assert env["MODEL_API_PORT"] == str(ports["http"])
+    # The probes stay on http: its readiness covers the gRPC listener too (same data plane).
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert rollout[probe]["httpGet"]["port"] == "http"
+    for name in ("model-api", "model-api-canary"):
+        service = {p["name"]: p for p in one(objects, "Service", name)["spec"]["ports"]}
+        assert service["grpc"]["targetPort"] == "grpc"
+        assert service["grpc"]["appProtocol"] == "kubernetes.io/h2c"
+    allowed = one(objects, "NetworkPolicy", "allow-ingress-nginx")["spec"]["ingress"][0]["ports"]
+    assert {"port": "grpc", "protocol": "TCP"} in allowed
