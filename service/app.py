@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -17,10 +18,14 @@ from service.dataplane import DataPlane
 from service.instrumentation import Instruments, ObservabilityMiddleware
 from service.logging import AccessLog
 from service.predictor import Predictor
+from service.protocol import oip as protocol_oip
 from service.routes import mlflow, oip, ops
 from service.routes.http import BodyLimits, authorizer
 from service.settings import ServeSettings
 from service.tracing import SERVICE_NAME, span_link, tracer_provider
+
+if TYPE_CHECKING:
+    from service.grpc.server import InferenceService
 
 # Routing is a linear scan and FastAPI registers its docs routes first: these go to the front.
 HOT_PATHS = frozenset({"/invocations", "/v2/models/{model_name}/infer"})
@@ -65,6 +70,20 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         max_rows=settings.max_rows,
         max_decoded_bytes=settings.max_decoded_bytes,
     )
+    # The gRPC transport, when configured: the same data plane, auth and limits; service.server
+    # runs its listener next to uvicorn's.
+    app.state.grpc = None
+    if settings.grpc_port is not None:
+        from service.grpc.server import InferenceService  # grpc loads only when it serves
+
+        app.state.grpc = InferenceService(
+            plane,
+            server_name=app.title,
+            server_version=app.version,
+            extensions=list(protocol_oip.EXTENSIONS),
+            auth=auth,
+            max_rows=settings.max_rows,
+        )
     mlflow.add_routes(app, plane, authorize=authorize, limits=limits)
     oip.add_routes(app, plane, authorize=authorize, limits=limits)
     ops.add_routes(app, instruments)
@@ -84,3 +103,9 @@ def data_plane(app: FastAPI) -> DataPlane:
     plane = app.state.data_plane
     assert isinstance(plane, DataPlane)
     return plane
+
+
+def grpc_service(app: FastAPI) -> InferenceService | None:
+    """The gRPC service ``create_app`` wired for ``app``, if ``grpc_port`` is set."""
+    service: InferenceService | None = app.state.grpc
+    return service

@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, help="worker processes (MODEL_API_WORKERS, default 1)"
     )
+    serve.add_argument(
+        "--grpc-port",
+        type=int,
+        help="also serve OIP v2 over gRPC on this port (MODEL_API_GRPC_PORT, default off)",
+    )
     train = commands.add_parser(
         "train",
         help="train, log and register a model (see 'model-api train --help')",
@@ -81,7 +86,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {
         key: value
-        for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers))
+        for key, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("workers", args.workers),
+            ("grpc_port", args.grpc_port),
+        )
         if value is not None
     }
     try:

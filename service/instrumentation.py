@@ -354,13 +354,18 @@ def _request_headers(scope: Scope) -> tuple[str, bytes | None]:
             traceparents += 1
     if traceparents > 1:
         traceparent = None
+    return request_id(given), traceparent
+
+
+def request_id(given: bytes | None) -> str:
+    """``given`` (a caller's request id) if it is short and plain, else a fresh random one."""
     if (
         given is not None
         and 0 < len(given) <= _REQUEST_ID_MAX
         and not given.translate(None, _REQUEST_ID_CHARS)
     ):
-        return given.decode("ascii"), traceparent
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}", traceparent
+        return given.decode("ascii")
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
 
 
 # Generated request ids: a random per-process prefix and a counter — unique without a

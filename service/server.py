@@ -18,6 +18,7 @@ worker never strands connections in a private queue, as per-worker SO_REUSEPORT 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import multiprocessing
@@ -30,19 +31,22 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 from fastapi import FastAPI
 
 from service import logging as json_logging
-from service.app import create_app, data_plane
+from service.app import create_app, data_plane, grpc_service
 from service.auth import TokenError
 from service.dataplane import load_failure
 from service.httpguard import HeadLimits, guarded_protocol
 from service.predictor import ModelLoadError, Predictor
 from service.protocol.schema import SchemaError
 from service.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from service.grpc.server import InferenceService
 
 DEFAULT_PREDICTOR_FACTORY = "service.server:model_predictor"
 LISTEN_BACKLOG = 2048
@@ -103,15 +107,44 @@ def build_app(settings: ServeSettings, predictor_factory: str) -> FastAPI:
 
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn's server with a drain period between SIGTERM and the start of its shutdown."""
+    """uvicorn's server with a drain period between SIGTERM and the start of its shutdown.
+
+    With a :class:`GrpcListener` it also runs the gRPC server on the same event loop: started
+    once uvicorn has started, stopped together with it (both stop taking new requests at once
+    and share the graceful timeout), draining through the data plane both read.
+    """
 
     def __init__(
-        self, config: uvicorn.Config, *, drain_seconds: float, on_drain: Callable[[], None]
+        self,
+        config: uvicorn.Config,
+        *,
+        drain_seconds: float,
+        on_drain: Callable[[], None],
+        grpc: GrpcListener | None = None,
     ):
         super().__init__(config)
         self._drain_seconds = drain_seconds
         self._on_drain = on_drain
         self._drain_deadline: float | None = None
+        self._grpc = grpc
+        self.failed = False
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self._grpc is None or self.should_exit:
+            return
+        try:
+            await self._grpc.start()
+        except OSError as exc:
+            _log.error(str(exc))
+            self.failed = True
+            self.should_exit = True
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._grpc is None:
+            await super().shutdown(sockets=sockets)
+            return
+        await asyncio.gather(super().shutdown(sockets=sockets), self._grpc.stop())
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         first_term = sig == signal.SIGTERM and self._drain_deadline is None
@@ -126,6 +159,30 @@ class DrainingServer(uvicorn.Server):
         if self._drain_deadline is not None and time.monotonic() >= self._drain_deadline:
             self.should_exit = True
         return await super().on_tick(counter)
+
+
+class GrpcListener:
+    """The gRPC server of one process: where it listens and how long it may finish calls."""
+
+    def __init__(self, service: InferenceService, settings: ServeSettings) -> None:
+        from service.grpc.server import GrpcServer
+
+        assert settings.grpc_port is not None
+        self.host = settings.host
+        self.port = settings.grpc_port
+        self.grace = settings.graceful_timeout
+        # Several workers share the port on purpose (SO_REUSEPORT); one process never does, so
+        # a second server on a taken port fails instead of silently sharing it.
+        self.server = GrpcServer(
+            service, max_message_bytes=settings.max_body_bytes, reuse_port=settings.workers > 1
+        )
+
+    async def start(self) -> None:
+        port = await self.server.start(self.host, self.port)
+        _log.info("listening", extra={"host": self.host, "port": port, "protocol": "grpc"})
+
+    async def stop(self) -> None:
+        await self.server.stop(self.grace)
 
 
 def _after_shutdown(signum: int, frame: FrameType | None) -> None:
@@ -156,11 +213,17 @@ def serve_app(app: FastAPI, settings: ServeSettings, sock: socket.socket) -> int
     def on_drain() -> None:
         plane.draining = True
 
-    server = DrainingServer(config, drain_seconds=settings.drain_seconds, on_drain=on_drain)
+    service = grpc_service(app)
+    server = DrainingServer(
+        config,
+        drain_seconds=settings.drain_seconds,
+        on_drain=on_drain,
+        grpc=None if service is None else GrpcListener(service, settings),
+    )
     signal.signal(signal.SIGTERM, _after_shutdown)
     signal.signal(signal.SIGINT, _after_shutdown)
     server.run(sockets=[sock])
-    code = 0 if server.started else 1
+    code = 0 if server.started and not server.failed else 1
     busy = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
     if busy:
         # Inference threads still computing requests that the graceful timeout cancelled:

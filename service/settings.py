@@ -31,6 +31,13 @@ class ServeSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="interface to bind; 0.0.0.0 in a container")
     port: int = Field(default=8000, ge=0, le=65535, description="TCP port")
     workers: int = Field(default=1, ge=1, le=64, description="server processes sharing the socket")
+    grpc_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="TCP port of OIP v2 over gRPC (inference.GRPCInferenceService) on the same "
+        "host; off when unset",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="largest request body accepted; larger gets 413"
     )

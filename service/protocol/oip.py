@@ -41,6 +41,8 @@ OUTPUT_PROBABILITY = "probability"
 OUTPUTS = (OUTPUT_LABELS, OUTPUT_PROBABILITY)
 OUTPUT_DATATYPES = {OUTPUT_LABELS: "INT64", OUTPUT_PROBABILITY: "FP32"}
 TENSOR_INPUT = "input-0"
+# What the server metadata announces (over HTTP and gRPC).
+EXTENSIONS = (oip_binary.EXTENSION,)
 # Every OIP datatype but BF16 has a JSON form; BYTES elements are parsed as numbers, like strings.
 DATATYPES = oip_binary.DATATYPES
 # Signature column type -> the datatype the metadata announces for that column's tensor.

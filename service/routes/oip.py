@@ -1,6 +1,10 @@
 """Open Inference Protocol v2 routes (KServe, MLServer, Triton): health, metadata, infer.
 
-Errors in the protocol's ``{"error": ...}`` shape.
+Infer takes JSON, or the binary tensor data extension (Triton's and KServe's clients send it by
+default): an ``Inference-Header-Content-Length`` header, a JSON header of that many bytes, then
+the raw tensors. Answers are JSON unless the request asks for binary outputs; then they are
+``application/octet-stream`` with the same header. Errors in the protocol's ``{"error": ...}``
+shape.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from fastapi.responses import Response
 from service import errors
 from service.dataplane import DataPlane
 from service.errors import ApiError
-from service.protocol import mlflow, oip, openapi
+from service.protocol import mlflow, oip, oip_binary, openapi
 from service.routes.http import (
     JSON,
     Authorize,
@@ -30,7 +34,9 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
 
     The server metadata names the server (the app's title and version), not the model.
     """
-    server = orjson.dumps({"name": app.title, "version": app.version, "extensions": []})
+    server = orjson.dumps(
+        {"name": app.title, "version": app.version, "extensions": list(oip.EXTENSIONS)}
+    )
     live_body = orjson.dumps({"live": True})
     ready_body = orjson.dumps({"ready": True})
 
@@ -89,20 +95,37 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
         try:
             authorize(request)
             schema = plane.model(model_name, model_version)
-            content_type = request.headers.get("content-type")
-            if (
-                content_type is not None
-                and mlflow.media_type(content_type) is not mlflow.Media.JSON
-            ):
-                raise errors.unsupported_media_type("the v2 inference API takes application/json")
+            headers = request.headers
+            content_type = headers.get("content-type")
+            if content_type is not None and content_type != JSON:
+                _check_content_type(content_type)
+            header_length = headers.get(oip_binary.HEADER_LENGTH)
             body = await read_body(request, limits)
-            parsed = await decode(len(body), lambda: oip.parse_infer(body, schema))
+            if header_length is None:
+                parsed = await decode(len(body), lambda: oip.parse_infer(body, schema))
+            else:
+                parsed = await decode(
+                    len(body), lambda: oip.parse_binary_infer(body, header_length, schema)
+                )
             if parsed.matrix.shape[0] > limits.max_rows:
                 raise errors.rows_too_many(parsed.matrix.shape[0], limits.max_rows)
         except ApiError as error:
             return oip_error(error)
         prediction = await plane.predict(parsed.matrix)
         info = plane.info
+        if parsed.binary:
+            body, json_length = oip.infer_binary_body(
+                model_name=info.name,
+                model_version=info.version,
+                request=parsed,
+                labels=prediction.labels,
+                probabilities=prediction.probabilities,
+            )
+            return Response(
+                body,
+                headers={oip_binary.HEADER_LENGTH: str(json_length)},
+                media_type=oip_binary.OCTET_STREAM,
+            )
         body = oip.infer_body(
             model_name=info.name,
             model_version=info.version,
@@ -112,3 +135,18 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
             probabilities=prediction.probabilities,
         )
         return Response(body, media_type=JSON)
+
+
+def _check_content_type(content_type: str) -> None:
+    """JSON (``charset=utf-8`` allowed) or octet-stream (binary tensors); else 415."""
+    if content_type.split(";", 1)[0].strip().lower() == oip_binary.OCTET_STREAM:
+        return
+    try:
+        media: mlflow.Media | None = mlflow.media_type(content_type)
+    except ApiError:
+        media = None
+    if media is not mlflow.Media.JSON:
+        raise errors.unsupported_media_type(
+            "the v2 inference API takes application/json, or application/octet-stream with "
+            f"binary tensors (the {oip_binary.HEADER_LENGTH} header giving the JSON length)"
+        )

@@ -50,7 +50,7 @@ def test_multi_stage_non_root_read_only_friendly() -> None:
     # the Rollout runs the image with args [serve]
     assert ("ENTRYPOINT", '["model-api"]') in final
     assert ("CMD", '["serve"]') in final
-    assert ("EXPOSE", "8000") in final
+    assert ("EXPOSE", "8000 8081") in final  # HTTP, and gRPC when MODEL_API_GRPC_PORT=8081
 
 
 def test_both_model_strategies_are_wired() -> None:
