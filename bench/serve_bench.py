@@ -5,7 +5,9 @@
    ``model-api serve`` (both on ``models:/model-api@champion`` from that store) and
    bench/minimal_app.py; drives each with bench/invocations.lua (one-row ``dataframe_split``
    bodies at 1 and 16 connections, 100-row bodies at 16 connections; both model servers also
-   with 2 workers at 1 connection, the TCP_NODELAY pitfall).
+   with 2 workers at 1 connection, the TCP_NODELAY pitfall). model-api also gets OIP v2 rows:
+   JSON, binary tensors (wrk, same script) and gRPC ModelInfer with raw tensors
+   (bench/grpc_load.py, a Python client: the server shares the machine with it).
 3. Measures the in-process cost of one prediction (``Predictor.predict`` and MLflow's
    ``pyfunc`` ``predict`` on a one-row DataFrame).
 4. Prints one table and rewrites the ``bench:serve`` section of docs/PERFORMANCE.md atomically.
@@ -40,6 +42,15 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "invocations.lua"
+GRPC_LOAD = ROOT / "bench" / "grpc_load.py"
+INFER_PATH = "/v2/models/model-api/infer"
+# How each protocol's requests are sent (the table's protocol column).
+PROTOCOLS = {
+    "json": "MLflow JSON",
+    "v2-json": "OIP v2 JSON",
+    "v2-binary": "OIP v2 binary",
+    "grpc": "OIP v2 gRPC",
+}
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 START, END = "<!-- bench:serve:start -->", "<!-- bench:serve:end -->"
 MODEL_URI = "models:/model-api@champion"
@@ -51,6 +62,22 @@ class Case:
     workers: int
     connections: int
     rows: int
+    protocol: str = "json"  # a key of PROTOCOLS; "json" is /invocations with dataframe_split
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body file and the headers it needs (wrk), or a serialized gRPC request."""
+
+    path: Path
+    content_type: str = "application/json"
+    header_length: int | None = None  # Inference-Header-Content-Length of a binary body
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base: str  # http://127.0.0.1:PORT
+    grpc: str | None = None  # 127.0.0.1:PORT of the gRPC listener, model-api only
 
 
 @dataclass
@@ -75,6 +102,11 @@ def cases() -> list[Case]:
         Case("model-api", 1, 16, 100),
         Case("model-api", 2, 1, 1),
         Case("model-api", 2, 16, 1),
+        Case("model-api", 1, 16, 1, "v2-json"),
+        Case("model-api", 1, 16, 1, "v2-binary"),
+        Case("model-api", 1, 16, 100, "v2-binary"),
+        Case("model-api", 1, 16, 1, "grpc"),
+        Case("model-api", 1, 16, 100, "grpc"),
         Case("minimal", 1, 1, 1),
         Case("minimal", 1, 16, 1),
         Case("minimal", 2, 1, 1),
@@ -120,7 +152,7 @@ def running(command: list[str], env: dict[str, str], ping: str, log: Path) -> It
             process.wait(timeout=10)
 
 
-def server_command(case: Case, port: int) -> list[str]:
+def server_command(case: Case, port: int, grpc_port: int | None = None) -> list[str]:
     python = sys.executable
     host = ["127.0.0.1"]
     if case.server == "mlflow":
@@ -153,6 +185,7 @@ def server_command(case: Case, port: int) -> list[str]:
             str(port),
             "--workers",
             str(case.workers),
+            *(["--grpc-port", str(grpc_port)] if grpc_port is not None else []),
         ]
     return [
         python,
@@ -173,7 +206,10 @@ def server_command(case: Case, port: int) -> list[str]:
     ]
 
 
-def run_wrk(url: str, body: Path, connections: int, duration: float) -> dict[str, float]:
+def run_wrk(url: str, body: Body, connections: int, duration: float) -> dict[str, float]:
+    extra = [body.content_type]
+    if body.header_length is not None:
+        extra.append(str(body.header_length))
     command = [
         "wrk",
         "-t1",
@@ -186,20 +222,43 @@ def run_wrk(url: str, body: Path, connections: int, duration: float) -> dict[str
         str(LUA),
         url,
         "--",
-        str(body),
+        str(body.path),
+        *extra,
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return wrk_json(out, "wrk")
+
+
+def run_grpc(target: str, body: Body, connections: int, duration: float) -> dict[str, float]:
+    command = [
+        sys.executable,
+        str(GRPC_LOAD),
+        "--target",
+        target,
+        "--connections",
+        str(connections),
+        "--duration",
+        f"{duration:g}",
+        str(body.path),
+    ]
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=duration + 60
+    ).stdout
+    return wrk_json(out, "bench/grpc_load.py")
+
+
+def wrk_json(out: str, tool: str) -> dict[str, float]:
     match = re.search(r"^WRK_JSON (\{.*\})$", out, re.MULTILINE)
     if match is None:
-        raise RuntimeError(f"wrk printed no WRK_JSON line:\n{out}")
+        raise RuntimeError(f"{tool} printed no WRK_JSON line:\n{out}")
     data: dict[str, float] = json.loads(match.group(1))
     return data
 
 
 def start_servers(
     wanted: Sequence[Case], env: dict[str, str], stack: contextlib.ExitStack, workdir: Path
-) -> dict[tuple[str, int], str]:
-    """Start every (server, workers) pair once, all at the same time; base URL per pair.
+) -> dict[tuple[str, int], Endpoint]:
+    """Start every (server, workers) pair once, all at the same time; its endpoints per pair.
 
     Idle servers cost no CPU, so keeping them all up lets the rounds interleave the servers.
     A server that fails to start is left out (its cases are reported as failed).
@@ -207,24 +266,25 @@ def start_servers(
     urls = {}
     for key in dict.fromkeys((c.server, c.workers) for c in wanted):
         port = free_port()
+        grpc_port = free_port() if key[0] == "model-api" else None
         base = f"http://127.0.0.1:{port}"
         log = workdir / f"{key[0]}-w{key[1]}.log"
         print(f"starting {key[0]} with {key[1]} worker(s) on {base} ...", file=sys.stderr)
         try:
             stack.enter_context(
-                running(server_command(Case(*key, 1, 1), port), env, f"{base}/ping", log)
+                running(server_command(Case(*key, 1, 1), port, grpc_port), env, f"{base}/ping", log)
             )
         except RuntimeError as exc:
             print(f"  failed: {exc} (log: {log})", file=sys.stderr)
             continue
-        urls[key] = base
+        urls[key] = Endpoint(base, None if grpc_port is None else f"127.0.0.1:{grpc_port}")
     return urls
 
 
 def measure_all(
     wanted: Sequence[Case],
-    urls: dict[tuple[str, int], str],
-    bodies: dict[int, Path],
+    urls: dict[tuple[str, int], Endpoint],
+    bodies: dict[tuple[str, int], Body],
     duration: float,
     rounds: int,
 ) -> list[Result]:
@@ -240,18 +300,31 @@ def measure_all(
             results[case].note = "failed to start (see stderr)"
     live = [case for case in wanted if not results[case].note]
 
-    def url(case: Case) -> str:
-        return urls[(case.server, case.workers)] + "/invocations"
+    def drive(case: Case, seconds: float) -> dict[str, float]:
+        endpoint = urls[(case.server, case.workers)]
+        body = bodies[(case.protocol, case.rows)]
+        if case.protocol == "grpc":
+            assert endpoint.grpc is not None
+            return run_grpc(endpoint.grpc, body, case.connections, seconds)
+        path = "/invocations" if case.protocol == "json" else INFER_PATH
+        return run_wrk(endpoint.base + path, body, case.connections, seconds)
 
     for case in live:
-        run_wrk(url(case), bodies[case.rows], case.connections, 2.0)  # warm-up
+        drive(case, 2.0)  # warm-up
     for round_ in range(1, rounds + 1):
         for case in live:
-            label = f"{case.server} w={case.workers} c={case.connections} rows={case.rows}"
+            label = (
+                f"{case.server} {case.protocol} w={case.workers} c={case.connections} "
+                f"rows={case.rows}"
+            )
             print(f"round {round_}/{rounds}: {label}", file=sys.stderr)
             try:
-                raw = run_wrk(url(case), bodies[case.rows], case.connections, duration / rounds)
-            except (RuntimeError, subprocess.CalledProcessError) as exc:
+                raw = drive(case, duration / rounds)
+            except (
+                RuntimeError,
+                subprocess.CalledProcessError,
+                subprocess.TimeoutExpired,
+            ) as exc:
                 results[case].note = f"failed: {str(exc).splitlines()[0]}"
                 continue
             seconds = raw["duration_us"] / 1e6
@@ -281,19 +354,39 @@ def train(env: dict[str, str]) -> dict[str, Any]:
     return result
 
 
-def write_bodies(workdir: Path) -> dict[int, Path]:
+def write_bodies(workdir: Path) -> dict[tuple[str, int], Body]:
+    """One body per (protocol, rows): the same validation rows in every format."""
+    import numpy as np
+
+    from service.grpc import oip_pb2
     from training.train import load_dataset
 
     frame = load_dataset().x_valid
     bodies = {}
     for rows in (1, 100):
         part = frame.head(rows)
-        payload = {
-            "dataframe_split": {"columns": list(part.columns), "data": part.to_numpy().tolist()}
-        }
+        values = part.to_numpy(np.float64)
+        payload = {"dataframe_split": {"columns": list(part.columns), "data": values.tolist()}}
         path = workdir / f"split{rows}.json"
         path.write_text(json.dumps(payload))
-        bodies[rows] = path
+        bodies[("json", rows)] = Body(path)
+        tensor = {"name": "input-0", "shape": list(values.shape), "datatype": "FP64"}
+        path = workdir / f"v2-{rows}.json"
+        path.write_text(json.dumps({"inputs": [{**tensor, "data": values.ravel().tolist()}]}))
+        bodies[("v2-json", rows)] = Body(path)
+        raw = values.astype("<f8").tobytes()
+        header = json.dumps(
+            {"inputs": [{**tensor, "parameters": {"binary_data_size": len(raw)}}]}
+        ).encode()
+        path = workdir / f"v2-{rows}.bin"
+        path.write_bytes(header + raw)
+        bodies[("v2-binary", rows)] = Body(path, "application/octet-stream", len(header))
+        request = oip_pb2.ModelInferRequest(model_name="model-api")
+        request.inputs.add(name="input-0", datatype="FP64", shape=list(values.shape))
+        request.raw_input_contents.append(raw)
+        path = workdir / f"grpc-{rows}.bin"
+        path.write_bytes(request.SerializeToString())
+        bodies[("grpc", rows)] = Body(path)
     return bodies
 
 
@@ -355,15 +448,16 @@ def table(results: Sequence[Result]) -> list[str]:
         if r.case.server == "mlflow"
     }
     lines = [
-        "| server | workers | connections | rows/request | req/s | p50 ms | p99 ms | errors "
-        "| req/s vs MLflow |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server | protocol | workers | connections | rows/request | req/s | p50 ms | p99 ms "
+        "| errors | req/s vs MLflow |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         c = r.case
         if r.note:
             lines.append(
-                f"| {c.server} | {c.workers} | {c.connections} | {c.rows} | {r.note} | | | | |"
+                f"| {c.server} | {PROTOCOLS[c.protocol]} | {c.workers} | {c.connections} "
+                f"| {c.rows} | {r.note} | | | | |"
             )
             continue
         ref = mlflow.get((c.connections, c.rows, c.workers)) or mlflow.get(
@@ -371,7 +465,7 @@ def table(results: Sequence[Result]) -> list[str]:
         )
         versus = ratio(r.requests_per_s, ref.requests_per_s) if ref and not ref.note else "-"
         lines.append(
-            f"| {c.server} | {c.workers} | {c.connections} | {c.rows} | "
+            f"| {c.server} | {PROTOCOLS[c.protocol]} | {c.workers} | {c.connections} | {c.rows} | "
             f"{r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {versus} |"
         )
     return lines
@@ -458,7 +552,13 @@ def section(
         f"Model: RandomForest ({trained.get('version') and 'version ' + str(trained['version'])},"
         f" validation ROC AUC {auc:.4f}) served as `{MODEL_URI}` from a temporary SQLite store "
         f"by both model servers. wrk: `bench/invocations.lua`, POST `/invocations` with a "
-        "`dataframe_split` body. `errors` counts socket errors, timeouts and non-2xx answers.",
+        "`dataframe_split` body (MLflow JSON); the OIP v2 rows POST "
+        f"`{INFER_PATH}` with one FP64 `input-0` tensor, as JSON or as binary tensors "
+        "(`Inference-Header-Content-Length`, Triton's and KServe's default), and call gRPC "
+        "`ModelInfer` with `raw_input_contents` through `bench/grpc_load.py` (Python grpc.aio, "
+        "one channel per connection, closed loop; it competes with the server for the CPUs, so "
+        "the gRPC rows are a floor). `errors` counts socket errors, timeouts and non-2xx "
+        "answers (gRPC: non-OK statuses).",
         "",
         *table(results),
         "",
