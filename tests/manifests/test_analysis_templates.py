@@ -170,7 +170,10 @@ def test_rollout_runs_every_template_as_a_step_with_runtime_args(
     # A warm-up pause precedes the first analysis, so the rate window holds canary samples.
     first = next(i for i, s in enumerate(canary["steps"]) if "analysis" in s)
     assert any("pause" in s for s in canary["steps"][:first])
-    assert canary["trafficRouting"] == {"nginx": {"stableIngress": "model-api"}}
+    # HTTP and gRPC Ingresses both follow the canary weights.
+    assert canary["trafficRouting"] == {
+        "nginx": {"stableIngresses": ["model-api", "model-api-grpc"]}
+    }
     assert canary["stableService"] == "model-api"
     assert canary["canaryService"] == "model-api-canary"
 

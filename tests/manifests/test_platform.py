@@ -144,10 +144,18 @@ def test_image_references(render: Render) -> None:
 )
 def test_tls_ingress_and_certificate_agree(render: Render, overlay: str, issuer: str) -> None:
     objects = render(overlay)
-    ingress = one(objects, "Ingress")["spec"]
+    ingress = one(objects, "Ingress", "model-api")["spec"]
     certificate = one(objects, "Certificate")["spec"]
     host = ingress["rules"][0]["host"]
     assert ingress["tls"] == [{"hosts": [host], "secretName": certificate["secretName"]}]
+    # gRPC: same host and certificate, its own path, cleartext gRPC to the pods' grpc port.
+    grpc = one(objects, "Ingress", "model-api-grpc")
+    assert grpc["spec"]["tls"] == ingress["tls"]
+    assert grpc["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
+    (path,) = grpc["spec"]["rules"][0]["http"]["paths"]
+    assert grpc["spec"]["rules"][0]["host"] == host
+    assert path["path"] == "/inference.GRPCInferenceService"
+    assert path["backend"]["service"] == {"name": "model-api", "port": {"name": "grpc"}}
     assert certificate["dnsNames"] == [host]
     assert certificate["issuerRef"] == {
         "group": "cert-manager.io",

@@ -132,15 +132,28 @@ def check_rollouts(scope: Scope, context: Context, report: Report) -> None:
                         f"Rollout {rollout.name}: {key} {name!r} does not exist",
                         ("spec", "strategy", kind_key, key),
                     )
-            ingress = dig(block, "trafficRouting", "nginx", "stableIngress")
-            if isinstance(ingress, str) and not scope.find("Ingress", ingress, rollout.namespace):
-                report(
-                    rollout,
-                    "error",
-                    "ref-rollout-service",
-                    f"Rollout {rollout.name}: stableIngress {ingress!r} does not exist",
-                    ("spec", "strategy", kind_key, "trafficRouting", "nginx", "stableIngress"),
-                )
+            # nginx names its Ingress once (stableIngress) or as a list (stableIngresses).
+            nginx = dig(block, "trafficRouting", "nginx")
+            if isinstance(nginx, dict):
+                base: tuple[str | int, ...] = ("spec", "strategy", kind_key, "trafficRouting")
+                several = nginx.get("stableIngresses")
+                named: list[tuple[str, object, tuple[str | int, ...]]] = [
+                    ("stableIngress", nginx.get("stableIngress"), (*base, "nginx", "stableIngress"))
+                ]
+                if isinstance(several, list):
+                    named += [
+                        ("stableIngresses", name, (*base, "nginx", "stableIngresses", index))
+                        for index, name in enumerate(several)
+                    ]
+                for key, name, ingress_path in named:
+                    if isinstance(name, str) and not scope.find("Ingress", name, rollout.namespace):
+                        report(
+                            rollout,
+                            "error",
+                            "ref-rollout-service",
+                            f"Rollout {rollout.name}: {key} {name!r} does not exist",
+                            ingress_path,
+                        )
         for analysis, path in _analysis_refs(rollout.obj):
             supplied = {a.get("name") for a in analysis.get("args") or [] if isinstance(a, dict)}
             for index, ref in enumerate(analysis.get("templates") or []):
