@@ -14,6 +14,8 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tritonclient.http import InferenceServerClient, InferInput, InferRequestedOutput
 from tritonclient.utils import serialize_byte_tensor
 
@@ -268,3 +270,29 @@ def test_binary_response_reads_back_with_tritonclient() -> None:
     response = result.get_response()
     assert response["id"] and response["model_name"] == "m"
     assert response["outputs"][1]["parameters"] == {"binary_data_size": 12}
+
+
+sizes = st.one_of(
+    st.integers(0, 300), st.integers(-(1 << 63), 1 << 64), st.booleans(), st.text(max_size=3)
+)
+tensors = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["input-0", *FEATURES[:2], ""]),
+        "shape": st.lists(st.one_of(st.integers(0, 40), st.integers(-2, 1 << 64)), max_size=3),
+        "datatype": st.sampled_from([*sorted(oip_binary.DATATYPES), "FP8", ""]),
+    },
+    optional={"parameters": st.fixed_dictionaries({"binary_data_size": sizes})},
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inputs=st.lists(tensors, max_size=3), binary=st.binary(max_size=600), cut=st.integers(-5, 5))
+def test_any_binary_body_is_a_request_or_a_400(
+    inputs: list[dict[str, Any]], binary: bytes, cut: int
+) -> None:
+    """Whatever the header declares, the answer is a request or a 400, never another error."""
+    header = json.dumps({"inputs": inputs}).encode()
+    try:
+        oip.parse_binary_infer(header + binary, str(max(0, len(header) + cut)), SCHEMA)
+    except ApiError as error:
+        assert error.status == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 from fastapi.testclient import TestClient
 
 from tests.support.fakes import FEATURES, ROW, LinearPredictor, expected_labels
@@ -49,3 +50,70 @@ def test_v2_errors(client: TestClient) -> None:
         "/v2/models/model-api/infer", content=b"{}", headers={"content-type": "text/csv"}
     )
     assert wrong_type.status_code == 415
+
+
+# --- binary tensor data extension -----------------------------------------------------------
+
+
+def binary_request(rows: np.ndarray, **document: object) -> tuple[bytes, dict[str, str]]:
+    raw = rows.astype("<f8").tobytes()
+    tensor = {"name": "input-0", "shape": list(rows.shape), "datatype": "FP64"}
+    header = orjson.dumps(
+        {"inputs": [{**tensor, "parameters": {"binary_data_size": len(raw)}}], **document}
+    )
+    headers = {
+        "content-type": "application/octet-stream",
+        "inference-header-content-length": str(len(header)),
+    }
+    return header + raw, headers
+
+
+def test_binary_request_json_answer(client: TestClient, predictor: LinearPredictor) -> None:
+    rows = np.array([ROW, [v * 0.5 for v in ROW]])
+    body, headers = binary_request(rows, id="b-1")
+    response = client.post("/v2/models/model-api/infer", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    labels, probabilities = response.json()["outputs"]
+    assert labels["data"] == expected_labels(predictor, rows.tolist())
+    expected = predictor.scores(rows).astype(np.float32)
+    np.testing.assert_array_equal(np.float32(probabilities["data"]), expected)
+    assert response.json()["id"] == "b-1"
+
+
+def test_binary_answer_when_asked(client: TestClient, predictor: LinearPredictor) -> None:
+    rows = np.array([ROW, [v * 0.5 for v in ROW], [v * 2 for v in ROW]])
+    body, headers = binary_request(
+        rows,
+        outputs=[{"name": "predict", "parameters": {"binary_data": True}}, {"name": "probability"}],
+    )
+    response = client.post("/v2/models/model-api/infer", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    length = int(response.headers["inference-header-content-length"])
+    header = orjson.loads(response.content[:length])
+    predict, probability = header["outputs"]
+    assert predict["parameters"] == {"binary_data_size": 24} and "data" not in predict
+    labels = np.frombuffer(response.content[length:], dtype="<i8")
+    assert labels.tolist() == expected_labels(predictor, rows.tolist())
+    assert len(response.content) == length + 24
+    assert probability["datatype"] == "FP32" and len(probability["data"]) == 3
+    assert header["id"]  # generated
+
+
+def test_binary_content_types(client: TestClient) -> None:
+    document = {"inputs": [{"name": "input-0", "shape": [1, 30], "datatype": "FP64", "data": ROW}]}
+    # octet-stream without the header: the whole body is the JSON request
+    plain = client.post(
+        "/v2/models/model-api/infer",
+        content=orjson.dumps(document),
+        headers={"content-type": "application/octet-stream"},
+    )
+    assert plain.status_code == 200
+    csv = client.post(
+        "/v2/models/model-api/infer", content=b"a,b\n1,2\n", headers={"content-type": "text/csv"}
+    )
+    assert csv.status_code == 415
+    assert "application/octet-stream" in csv.json()["error"]
+    assert "csv" not in csv.json()["error"].lower()
+    assert client.get("/v2").json()["extensions"] == ["binary_tensor_data"]
