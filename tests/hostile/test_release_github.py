@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.github import FakeGitHub, GitHubServer, RawAnswer
@@ -118,3 +119,20 @@ def test_label_failure_keeps_the_pull_request_and_its_branch(
     assert f"opened pull request #1: {url}" in done.stdout
     assert BRANCH in remote.branches()
     assert [p["state"] for p in github.pulls] == ["open"]
+
+
+def test_pull_request_that_exists_but_is_not_listed_keeps_its_branch(
+    remote: Remote, github: FakeGitHub
+) -> None:
+    # Another job opened the pull request for this branch; the list does not show it yet, so
+    # this run pushes the branch and GitHub answers 422 "A pull request already exists".
+    created = httpx.post(
+        f"{github.url}/repos/example-org/gitops/pulls",
+        headers={"Authorization": f"Bearer {github.token}"},
+        json={"title": "t", "head": BRANCH, "base": "main", "body": ""},
+    )
+    assert created.status_code == 201
+    github.hide_open_pulls = 100
+    err = bump_pr(remote, github)
+    assert f"GitHub API: {CREATE}: 422 Validation Failed: A pull request already exists" in err
+    assert BRANCH in remote.branches()  # deleting it would close the other job's pull request

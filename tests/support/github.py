@@ -53,6 +53,7 @@ class FakeGitHub:
     requests: list[Recorded] = field(default_factory=list)
     fail_create: int | None = None  # answer POST /pulls with this status
     hide_open_pulls_once: bool = False  # the first list call misses an open PR (a race)
+    hide_open_pulls: int = 0  # this many list calls miss the open PRs (a lagging search)
     fail_labels: int | None = None  # answer POST /issues/{n}/labels with this status
     raw: dict[tuple[str, str], RawAnswer] = field(default_factory=dict)  # (method, path suffix)
     url: str = ""
@@ -122,6 +123,9 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
         def _list(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
             if state.hide_open_pulls_once:
                 state.hide_open_pulls_once = False
+                return []
+            if state.hide_open_pulls > 0:
+                state.hide_open_pulls -= 1
                 return []
             head = query.get("head", [""])[0]
             wanted_state = query.get("state", ["open"])[0]

@@ -19,7 +19,11 @@ def pick_entry(entries: list[ImageEntry], image: str | None, source: str) -> Ima
         check_name(image)
         matches = [e for e in entries if e.name == image]
         if not matches:
-            raise UserError(f"{overlay_file(source)} has no images entry named {image!r}")
+            listed = ", ".join(e.name for e in entries) or "none"
+            raise UserError(
+                f"{overlay_file(source)} has no images entry named {image!r}; "
+                f"the images it lists: {listed}"
+            )
         return matches[0]
     if len(entries) != 1:
         names = ", ".join(e.name for e in entries) or "none"

@@ -424,10 +424,12 @@ def _open_pull(
         pushed = _push_branch(ctx, tree, branch, sha, edit)
         try:
             pull = _create_pull(client, slug, change, edit, ctx.base, tool)
-        except GitHubError:
-            # Leave the remote as we found it, unless a pull request may use the branch.
-            # (Interrupted, the branch stays too: a rerun reuses it.)
-            if pushed is not None and not _may_have_pull(client, slug, branch):
+        except GitHubError as exc:
+            # Leave the remote as we found it, unless a pull request may use the branch: GitHub
+            # said one exists, or does not say there is none. (Interrupted, the branch stays
+            # too: a rerun reuses it.)
+            exists = isinstance(exc, PullRequestExists)
+            if pushed is not None and not exists and not _may_have_pull(client, slug, branch):
                 ctx.repo.delete_remote_branch(ctx.remote, branch, pushed)
             raise
     # From here on the pull request exists: its branch stays whatever happens.

@@ -88,7 +88,10 @@ def test_promote_no_pr_and_noop(remote: Remote, capsys: pytest.CaptureFixture[st
     ("args", "needle"),
     [
         (["--from", "staging", "--to", "staging"], "same environment"),
-        (["--from", "staging", "--to", "production", "--image", "ghcr.io/x/y"], "no images entry"),
+        (
+            ["--from", "staging", "--to", "production", "--image", "ghcr.io/x/y"],
+            f"no images entry named 'ghcr.io/x/y'; the images it lists: {IMAGE}",
+        ),
         (["--from", "qa", "--to", "production"], "overlays/qa/kustomization.yaml does not exist"),
     ],
 )
