@@ -95,11 +95,9 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
         try:
             authorize(request)
             schema = plane.model(model_name, model_version)
-            headers = request.headers
-            content_type = headers.get("content-type")
+            content_type, header_length = _infer_headers(request)
             if content_type is not None and content_type != JSON:
                 _check_content_type(content_type)
-            header_length = headers.get(oip_binary.HEADER_LENGTH)
             body = await read_body(request, limits)
             if header_length is None:
                 parsed = await decode(len(body), lambda: oip.parse_infer(body, schema))
@@ -135,6 +133,24 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
             probabilities=prediction.probabilities,
         )
         return Response(body, media_type=JSON)
+
+
+_CONTENT_TYPE = b"content-type"
+_HEADER_LENGTH = oip_binary.HEADER_LENGTH.encode()
+
+
+def _infer_headers(request: Request) -> tuple[str | None, str | None]:
+    """``Content-Type`` and ``Inference-Header-Content-Length``, in one pass over the headers.
+
+    (Two ``request.headers.get`` calls would walk them twice on every JSON request too.)
+    """
+    content_type = header_length = None
+    for name, value in request.scope["headers"]:
+        if name == _CONTENT_TYPE:
+            content_type = value.decode("latin-1")
+        elif name == _HEADER_LENGTH:
+            header_length = value.decode("latin-1")
+    return content_type, header_length
 
 
 def _check_content_type(content_type: str) -> None:
