@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.bounded import run_bounded
+from tests.support.bounded import GITOPS, run_bounded
 from tools.rehearsal.prometheus import PrometheusServer
 
-# `gitops` as the console script runs it, with this checkout first on the path.
-GITOPS = [sys.executable, "-c", "import sys; from tools.cli import main; sys.exit(main())"]
 CHILD = """
 import json, sys
 from tools.analysis.conditions import evaluate_result

@@ -144,6 +144,40 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="skip the promtool rule unit tests (rule syntax is still checked)",
     )
     p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="let kustomize fetch remote resources (git, HTTP, Helm charts) and fetch CRD URLs; "
+        "without it validate makes no network request (only this flag turns it on, never the "
+        "configuration, which a pull request could change)",
+    )
+    p.add_argument(
+        "--policy-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="Rego evaluation time per object before it is a policy-error (default 10)",
+    )
+    p.add_argument(
+        "--policy-memory",
+        dest="policy_memory_mib",
+        type=_positive_int,
+        metavar="MIB",
+        help="memory a Rego worker may use for one object (default 1024)",
+    )
+    p.add_argument(
+        "--kustomize-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="time per kustomize build before it is a render finding (default 60)",
+    )
+    p.add_argument(
+        "--kustomize-memory",
+        dest="kustomize_memory_mib",
+        type=_positive_int,
+        metavar="MIB",
+        help="address space per kustomize build (default 2048)",
+    )
+    p.add_argument(
         "--no-cache",
         dest="policy_cache",
         action="store_false",
@@ -152,6 +186,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "results of unchanged inputs",
     )
     p.set_defaults(func=run)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive whole number")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -174,6 +228,11 @@ def run(args: argparse.Namespace) -> int:
         policy_cache=args.policy_cache,
         pod_security_level=args.pod_security_level,
         pod_security_version=args.pod_security_version,
+        allow_remote=args.allow_remote,
+        policy_timeout=args.policy_timeout,
+        policy_memory_mib=args.policy_memory_mib,
+        kustomize_timeout=args.kustomize_timeout,
+        kustomize_memory_mib=args.kustomize_memory_mib,
     )
     # Parsed manifests are hundreds of thousands of small dicts and lists that the cyclic
     # garbage collector would scan again and again while they pile up (a third of the parse

@@ -22,6 +22,7 @@ from tools.errors import UserError
 from tools.validate import defaults, loader, origins, sources
 from tools.validate.checks import OBJECT_CHECKS, SCOPE_CHECKS, Context, Scope, crds, promtool
 from tools.validate.checks.policies import Evaluator, PolicyResult, PolicySet, make_evaluator
+from tools.validate.checks.sandbox import Budget, SandboxedEvaluator
 from tools.validate.checks.schemas import SchemaStore
 from tools.validate.checks.workloads import pod_template
 from tools.validate.fast.policycache import PolicyCache
@@ -54,8 +55,7 @@ class Run:
         # Policy machinery, built once per run when first needed (see _policy_engine).
         self.policy_cache: PolicyCache | None = None
         self._evaluator: Evaluator | UserError | None = None
-        # id(resource) -> policy results computed while parsing (parallel.parse_and_evaluate)
-        self.evaluated: dict[int, list[PolicyResult]] = {}
+        self._sandbox: SandboxedEvaluator | None = None
         self._is_this_repo: Callable[[str], bool] | None = None
         self.budget = yamlfile.Budget()  # decoded size of everything read (tools/yamlfile.py)
         self.over_budget = False
@@ -96,6 +96,29 @@ class Run:
                 raise
         return self._evaluator
 
+    def sandbox(self, policies: PolicySet, workers: int) -> SandboxedEvaluator:
+        """The compiled policies, evaluated by budgeted workers (checks/sandbox.py)."""
+        if self._sandbox is None:
+            budget = Budget(self.options.policy_timeout, self.options.policy_memory_mib)
+            self._sandbox = SandboxedEvaluator(self.evaluator(policies), budget, workers)
+        self._sandbox.workers = max(1, workers)
+        return self._sandbox
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+
+    def build(self, path: Path, *, origin_annotations: bool = False) -> str:
+        """``kustomize build`` with this run's network setting and limits."""
+        return kustomize.build(
+            path,
+            origin_annotations=origin_annotations,
+            timeout=self.options.kustomize_timeout,
+            memory_mib=self.options.kustomize_memory_mib,
+            allow_remote=self.options.allow_remote,
+            boundary=self.root,
+        )
+
     def lap(self, stage: str) -> None:
         """Record the time since the previous lap (printed with GITOPS_VALIDATE_TIMINGS=1)."""
         now = time.perf_counter()
@@ -105,6 +128,14 @@ class Run:
     # -- findings -------------------------------------------------------------------------
     def display(self, path: Path | str) -> str:
         return sources.display(path, self.root)
+
+    def display_listed(self, path: Path) -> str:
+        """Like :meth:`display`, but of the path as found, not of what a link points at."""
+        listed = Path(os.path.abspath(path))
+        try:
+            return listed.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(listed)
 
     def add(
         self,
@@ -169,10 +200,16 @@ def _register_crd_bytes(run: Run, store: SchemaStore, data: bytes, source: str) 
 def _load_crd_urls(run: Run, store: SchemaStore) -> None:
     from tools.validate.fetch import FetchError, fetch_url
 
-    offline = False
+    # Without --allow-remote only copies cached by an earlier run are used.
+    offline = not run.options.allow_remote
+    why_not = (
+        "an earlier URL could not connect"
+        if run.options.allow_remote
+        else "not cached, and validate makes no network request unless --allow-remote is given"
+    )
     for url in run.options.crd_urls:
         try:
-            data = fetch_url(url, run.options.cache_dir, network=not offline)
+            data = fetch_url(url, run.options.cache_dir, network=not offline, why_not=why_not)
         except FetchError as exc:
             run.add("warning", "crd-url", exc.message, file=url)
             if exc.offline:
@@ -195,12 +232,17 @@ def _load_cluster_crds(run: Run, store: SchemaStore) -> None:
 def _render(run: Run, root: Path) -> list[Resource]:
     shown = run.display(root)
     try:
-        text = kustomize.build(root, origin_annotations=True)
+        text = run.build(root, origin_annotations=True)
     except kustomize.InputError as exc:
         run.rendered[root] = exc.message
         problem = exc.error
         message = f"{problem.message} (kustomize is not run on {shown})"
         run.add("error", problem.rule, message, file=run.display(exc.path), line=problem.line)
+        return []
+    except kustomize.RefusedError as exc:
+        run.rendered[root] = exc.message
+        for refusal in exc.refusals:
+            run.add("error", refusal.rule, refusal.message, file=run.display(refusal.file))
         return []
     except UserError as exc:
         if "no kustomize binary" in exc.message:
@@ -237,7 +279,7 @@ def _renders(run: Run) -> Callable[[Path], str | None]:
             run.rendered[path] = None if has_yaml else "no kustomization or manifests there"
         else:
             try:
-                kustomize.build(path)
+                run.build(path)
                 run.rendered[path] = None
             except UserError as exc:
                 run.rendered[path] = exc.message
@@ -281,20 +323,17 @@ def _normal_url(url: str) -> str:
 def _evaluate_policies(
     run: Run, policies: PolicySet, objects: list[dict[str, Any]]
 ) -> list[list[PolicyResult]]:
-    from tools.validate.fast import parallel
-
     if run.options.opa_url:
         from tools.validate.checks.policies import OpaServerEvaluator
 
-        server = OpaServerEvaluator(policies, run.options.opa_url)
+        server = OpaServerEvaluator(
+            policies, run.options.opa_url, timeout=run.options.policy_timeout
+        )
         return [server.evaluate(obj) for obj in objects]
     workers = run.options.workers
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(objects) >= PARALLEL_THRESHOLD else 1
-    evaluator = run.evaluator(policies)
-    if workers > 1:
-        return parallel.evaluate(evaluator, objects, workers)
-    return [evaluator.evaluate(obj) for obj in objects]
+    return run.sandbox(policies, workers).evaluate_all(objects)
 
 
 def _policy_cache(run: Run, policies: PolicySet) -> PolicyCache | None:
@@ -308,7 +347,7 @@ def _policy_findings(run: Run, policies: PolicySet, resources: list[Resource]) -
     if policies.empty or not resources:
         return
     cache = _policy_cache(run, policies)
-    results: list[list[PolicyResult] | None] = [run.evaluated.get(id(r)) for r in resources]
+    results: list[list[PolicyResult] | None] = [None] * len(resources)
     keys: dict[int, str] = {}
     if cache is not None:
         for index, found in enumerate(results):
@@ -398,8 +437,8 @@ def _render_application_paths(run: Run, resources: list[Resource]) -> list[list[
     return scopes
 
 
-def _parse_all(run: Run, files: list[Path], policies: PolicySet | None) -> list[loader.Parsed]:
-    """Parse the manifest files; over processes for many files, evaluating policies there too."""
+def _parse_all(run: Run, files: list[Path]) -> list[loader.Parsed]:
+    """Parse the manifest files (over processes for many files)."""
     workers = run.options.workers
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(files) >= PARALLEL_FILES else 1
@@ -407,24 +446,13 @@ def _parse_all(run: Run, files: list[Path], policies: PolicySet | None) -> list[
         return [loader.parse_file(f, str(f)) for f in files]
     from tools.validate.fast import parallel
 
-    evaluator: Evaluator | None = None
-    if policies is not None and not policies.empty and not run.options.opa_url:
-        try:
-            evaluator = run.evaluator(policies)
-        except UserError:
-            evaluator = None  # reported by the policy stage, if there is anything to evaluate
-    cache = _policy_cache(run, policies) if evaluator is not None and policies else None
-    out: list[loader.Parsed] = []
-    named = [(str(f), str(f)) for f in files]
-    for parsed, evaluated in parallel.parse_and_evaluate(named, workers, evaluator, cache):
-        out.append(parsed)
-        if evaluated is None:
-            continue
-        for resource, entry in zip(parsed.resources, evaluated, strict=True):
-            run.evaluated[id(resource)] = entry.results
-            if cache is not None and entry.key is not None:
-                cache.put(entry.key, entry.results)
-    return out
+    return parallel.parse_files([(str(f), str(f)) for f in files], workers)
+
+
+def _outside(run: Run, file: Path) -> bool:
+    """A manifest found inside the repository whose real file is outside it (a symlink out)."""
+    listed = Path(os.path.abspath(file))
+    return listed.is_relative_to(run.root) and not file.resolve().is_relative_to(run.root)
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -439,27 +467,12 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _may_fork(run: Run, policies: PolicySet | None, resources: list[Resource]) -> bool:
-    """Whether the policy stage may fork workers for objects not evaluated while parsing.
-
-    The promtool thread is only started before that stage when it cannot fork: forking a
-    process while another of its threads runs risks a child that inherits a held lock.
-    """
-    if policies is None or policies.empty or run.options.opa_url:
-        return False
-    pending = sum(1 for r in resources if id(r) not in run.evaluated)
-    if run.options.workers is not None:
-        return run.options.workers > 1 and pending > 0
-    return pending >= PARALLEL_THRESHOLD and (os.cpu_count() or 1) > 1
-
-
 def _check_resources(
     run: Run,
     store: SchemaStore,
     policies: PolicySet | None,
     scopes: list[list[Resource]],
     resources: list[Resource],
-    after_policies: Callable[[], None],
 ) -> None:
     """Schemas, policies and references of the rendered and parsed objects."""
     options = run.options
@@ -486,7 +499,6 @@ def _check_resources(
         _inherit_service_accounts(run, indexed)
     if policies is not None:
         _policy_findings(run, policies, resources)
-    after_policies()
     run.lap("policies")
     for indexed in indexed_scopes:
         for scope_check in SCOPE_CHECKS:
@@ -538,7 +550,19 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
             # also when it lives outside overlays/, clusters/ and apps/ (e.g. base/training).
             scopes.extend(_render_application_paths(run, [r for s in rendered for r in s]))
     plain: list[Resource] = []
-    for file, parsed in zip(inputs.files, _parse_all(run, inputs.files, policies), strict=True):
+    files: list[Path] = []
+    for file in inputs.files:
+        if _outside(run, file):
+            run.add(
+                "error",
+                "outside-repository",
+                f"{run.display_listed(file)} is a link to a file outside the repository; "
+                "it is not read",
+                file=run.display_listed(file),
+            )
+        else:
+            files.append(file)
+    for file, parsed in zip(files, _parse_all(run, files), strict=True):
         run.files.add(str(file))
         run.spend(parsed, run.display(file))
         for finding in parsed.findings:
@@ -552,18 +576,15 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
     background = ThreadPoolExecutor(max_workers=1)
     rule_check: list[Future[list[promtool.RuleIssue]]] = []
 
-    def start_promtool() -> None:
-        if not rule_check:
-            rule_check.append(_start_promtool(run, resources, not paths, background))
-
-    if not _may_fork(run, policies, resources):
-        start_promtool()  # overlaps the schema, policy and reference checks
+    # promtool overlaps the schema, policy and reference checks. The policy workers come from
+    # a fork server (checks/sandbox.py), so this thread is never inherited by a forked child.
+    rule_check.append(_start_promtool(run, resources, not paths, background))
     try:
-        _check_resources(run, store, policies, scopes, resources, start_promtool)
-        start_promtool()
+        _check_resources(run, store, policies, scopes, resources)
         _promtool_findings(run, rule_check[0].result())
     finally:
         background.shutdown(wait=False, cancel_futures=True)
+        run.close()
     run.lap("promtool")
     if os.environ.get("GITOPS_VALIDATE_TIMINGS"):
         sys.stderr.write(

@@ -26,8 +26,15 @@ class FetchError(UserError):
         self.offline = offline
 
 
-def fetch_url(url: str, cache_dir: Path | None, *, network: bool = True) -> bytes:
-    """The body of *url*, from the cache when fetched before (only from there without network)."""
+def fetch_url(
+    url: str,
+    cache_dir: Path | None,
+    *,
+    network: bool = True,
+    why_not: str = "an earlier URL could not connect",
+) -> bytes:
+    """The body of *url*, from the cache when fetched before (only from there without network;
+    *why_not* then says why in the error)."""
     key = hashlib.sha256(url.encode()).hexdigest()
     cached = cache_dir / "urls" / key if cache_dir else None
     if cached is not None and cached.is_file():
@@ -36,7 +43,7 @@ def fetch_url(url: str, cache_dir: Path | None, *, network: bool = True) -> byte
         except OSError:
             pass
     if not network:
-        raise FetchError(f"skipped CRD {url}: an earlier URL could not connect", offline=True)
+        raise FetchError(f"skipped CRD {url}: {why_not}", offline=True)
     import httpx
 
     try:

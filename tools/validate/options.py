@@ -15,6 +15,13 @@ Keys (all optional; paths relative to the repository root; see tools/config.py f
     pod-security-level = "restricted" # namespaces without an enforce label in the run
                                       # (default privileged, as an unconfigured cluster)
     pod-security-version = "latest"
+    policy-timeout = 10               # seconds of Rego evaluation per object
+    policy-memory = 1024              # MiB a Rego worker may use (per object)
+    kustomize-timeout = 60            # seconds per kustomize build
+    kustomize-memory = 2048           # MiB of address space per kustomize build
+
+There is deliberately no key for ``--allow-remote``: the configuration is part of the
+repository, so a pull request could change it, and CI must stay network-free.
 
 Command-line flags add to the configured CRD lists (``--crd-dir``); ``--policy-dir`` and scalar
 flags replace the configured value.
@@ -48,7 +55,16 @@ KEYS = (
     "repo-urls",
     "pod-security-level",
     "pod-security-version",
+    "policy-timeout",
+    "policy-memory",
+    "kustomize-timeout",
+    "kustomize-memory",
 )
+# Limits (docs/VALIDATE.md, "Limits"): defaults, and the settings that change them.
+DEFAULT_POLICY_TIMEOUT = 10.0
+DEFAULT_POLICY_MEMORY_MIB = 1024
+DEFAULT_KUSTOMIZE_TIMEOUT = 60.0
+DEFAULT_KUSTOMIZE_MEMORY_MIB = 2048
 
 
 def default_cache_dir() -> Path:
@@ -85,6 +101,13 @@ class ValidateOptions:
     # configures restricted.
     pod_security_level: str = "privileged"
     pod_security_version: str = "latest"
+    # Network: kustomize remote resources and CRD URLs are fetched only when this is set
+    # (command line only, never from the configuration; see the module docstring).
+    allow_remote: bool = False
+    policy_timeout: float = DEFAULT_POLICY_TIMEOUT  # seconds per object (checks/sandbox.py)
+    policy_memory_mib: int = DEFAULT_POLICY_MEMORY_MIB
+    kustomize_timeout: float = DEFAULT_KUSTOMIZE_TIMEOUT  # seconds per build
+    kustomize_memory_mib: int = DEFAULT_KUSTOMIZE_MEMORY_MIB
 
 
 def _str_list(table: Section, key: str) -> list[str]:
@@ -146,6 +169,14 @@ def load_options(repo_root: Path, **overrides: Any) -> ValidateOptions:
         setattr(options, key.replace("-", "_"), value)
     rule_tests = table.get("rule-tests", "tests/rules")
     options.rule_tests_dir = (repo_root / str(rule_tests)).resolve()
+    options.policy_timeout = _positive(table, "policy-timeout", DEFAULT_POLICY_TIMEOUT)
+    options.policy_memory_mib = int(
+        _positive(table, "policy-memory", DEFAULT_POLICY_MEMORY_MIB, whole=True)
+    )
+    options.kustomize_timeout = _positive(table, "kustomize-timeout", DEFAULT_KUSTOMIZE_TIMEOUT)
+    options.kustomize_memory_mib = int(
+        _positive(table, "kustomize-memory", DEFAULT_KUSTOMIZE_MEMORY_MIB, whole=True)
+    )
     for key, value in overrides.items():
         if value is None:
             continue
@@ -173,6 +204,15 @@ def pod_security_problem(key: str, value: str) -> str | None:
     if key == "pod-security-version" and value != "latest" and not VERSION_PATTERN.fullmatch(value):
         return f"{value!r}: expected latest or v1.N (such as v1.33)"
     return None
+
+
+def _positive(table: Section, key: str, default: float, *, whole: bool = False) -> float:
+    value = table.get(key, default)
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if number is None or (whole and not isinstance(number, int)) or not 0 < number < 1e9:
+        what = "a positive whole number" if whole else "a positive number"
+        raise table.error(key, f"must be {what}")
+    return float(number)
 
 
 def load_policy_set(options: ValidateOptions) -> PolicySet:

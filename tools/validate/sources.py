@@ -82,7 +82,9 @@ def collect(paths: Sequence[Path], repo_root: Path) -> Inputs:
         elif path.is_file():
             if not os.access(path, os.R_OK):
                 raise UserError(f"{raw}: file is not readable")
-            inputs.files.append(path.resolve())
+            # Not resolved: a link from inside the repository to a file outside it is refused
+            # (engine.py), which needs the path as given.
+            inputs.files.append(Path(os.path.abspath(path)))
         else:
             raise UserError(f"{raw}: not a regular file or directory")
     return inputs

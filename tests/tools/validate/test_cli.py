@@ -238,7 +238,10 @@ def test_looping_and_escaping_kustomizations_are_findings(
     findings = json.loads(out)["findings"]
     messages = [f["message"] for f in findings if f["rule"] == "render"]
     assert any("cycle" in m for m in messages)
-    assert any("outside the repository" in m for m in messages)
+    # Refused before kustomize reads anything outside (tools/kustomize.py check_references).
+    escaped = [f for f in findings if f["rule"] == "outside-repository"]
+    assert [f["file"] for f in escaped] == ["overlays/escape/kustomization.yaml"]
+    assert "'../../../outside' resolves outside the repository" in escaped[0]["message"]
 
 
 def test_unreachable_opa_server_is_usage_error_with_hint(

@@ -55,11 +55,33 @@ def test_crd_url_is_fetched_once_and_cached(
     manifest.write_text(yaml.safe_dump(widget({"prot": 80})), encoding="utf-8")
     url = f"{server}/crds/widget.yaml"
     cache = tmp_path / "cache"
-    first = validate(manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[], crd_dirs=[])
+    first = validate(
+        manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[], crd_dirs=[], allow_remote=True
+    )
     assert [f.rule for f in first.findings] == ["schema"]
-    second = validate(manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[], crd_dirs=[])
+    second = validate(
+        manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[], crd_dirs=[], allow_remote=True
+    )
     assert [f.rule for f in second.findings] == ["schema"]
+    # Without --allow-remote the cached copy still serves; nothing is requested.
+    offline = validate(
+        manifest, crd_urls=[url], cache_dir=cache, policy_dirs=[], crd_dirs=[], allow_remote=False
+    )
+    assert [f.rule for f in offline.findings] == ["schema"]
     assert _Handler.hits == 1
+
+
+@pytest.mark.integration
+def test_crd_url_is_not_fetched_without_allow_remote(
+    server: str, tmp_path: Path, validate: Callable[..., Report]
+) -> None:
+    manifest = tmp_path / "w.yaml"
+    manifest.write_text(yaml.safe_dump(widget({"port": 80})), encoding="utf-8")
+    url = f"{server}/crds/widget.yaml"
+    report = validate(manifest, crd_urls=[url], cache_dir=tmp_path, policy_dirs=[], crd_dirs=[])
+    warning = next(f for f in report.findings if f.rule == "crd-url")
+    assert "no network request unless --allow-remote" in warning.message
+    assert _Handler.hits == 0
 
 
 @pytest.mark.integration
@@ -74,6 +96,7 @@ def test_unreachable_crd_url_is_a_warning(
         cache_dir=tmp_path,
         policy_dirs=[],
         crd_dirs=[],
+        allow_remote=True,
     )
     assert {(f.severity, f.rule) for f in report.findings} == {
         ("warning", "crd-url"),

@@ -7,7 +7,9 @@ people already get from that tool, but stricter by default:
   ``x-kubernetes-preserve-unknown-fields: true`` (or sets additionalProperties itself);
 * ``x-kubernetes-int-or-string: true`` becomes "string or integer";
 * ``nullable: true`` adds ``null`` to the type;
-* the object's ``metadata`` is checked against the Kubernetes ObjectMeta schema.
+* the object's ``metadata`` is checked against the Kubernetes ObjectMeta schema;
+* a ``$ref`` is an error, as the API server's CRD validation has it ("$ref is not supported"):
+  it is never followed, so a CRD cannot make validation fetch a URL.
 
 Parsing a large CRD file is the slow part, so converted schemas are cached under the cache
 directory keyed by the SHA-256 of the file's bytes (and a converter version).
@@ -28,7 +30,7 @@ from typing import Any
 from tools import yamlfile
 from tools.files import write_atomic
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"  # 2: a $ref is an error
 OBJECT_META_REF = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
@@ -52,11 +54,13 @@ class CrdError(Exception):
     """A CRD that cannot be converted (reported as a finding on its file)."""
 
 
-def _convert_node(node: Any) -> Any:
+def _convert_node(node: Any, where: str = "openAPIV3Schema") -> Any:
     if isinstance(node, list):
-        return [_convert_node(item) for item in node]
+        return [_convert_node(item, f"{where}[{i}]") for i, item in enumerate(node)]
     if not isinstance(node, dict):
         return node
+    if "$ref" in node:
+        raise CrdError(f"{where}.$ref: $ref is not supported in a CRD schema: {node['$ref']!r}")
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in ("default", "example", "enum", "const"):
@@ -64,9 +68,9 @@ def _convert_node(node: Any) -> Any:
         elif key in ("properties", "patternProperties", "definitions", "$defs"):
             if not isinstance(value, dict):
                 raise CrdError(f"{key} must be a mapping")
-            out[key] = {k: _convert_node(v) for k, v in value.items()}
+            out[key] = {k: _convert_node(v, f"{where}.{key}.{k}") for k, v in value.items()}
         elif isinstance(value, (dict, list)):
-            out[key] = _convert_node(value)
+            out[key] = _convert_node(value, f"{where}.{key}")
         else:
             out[key] = value
     if out.get("x-kubernetes-int-or-string") is True:
@@ -128,7 +132,10 @@ def schemas_from_crd(crd: Any, source: str) -> list[CrdSchema]:
             # No structural schema: anything goes (like kubeconform, which cannot check it).
             schema: dict[str, Any] = {"type": "object"}
         else:
-            schema = convert_schema(raw)
+            try:
+                schema = convert_schema(raw)
+            except CrdError as exc:
+                raise CrdError(f"version {entry['name']}: {exc}") from None
         warning = entry.get("deprecationWarning")
         out.append(
             CrdSchema(

@@ -678,12 +678,11 @@ class OpaServerEvaluator:
 
     The policies (``PUT /v1/policies/{id}``, ids under ``gitops-validate/``) and data
     (``PUT /v1/data/{key}``) are uploaded once; then each object is one ``POST /v1/data/{package}``
-    with the object as ``input``.
+    with the object as ``input``. Each request may take *timeout* seconds (the policy time
+    budget for one object); a slower answer is a ``policy-error`` finding for that object.
     """
 
-    TIMEOUT = 30.0
-
-    def __init__(self, policies: PolicySet, url: str):
+    def __init__(self, policies: PolicySet, url: str, timeout: float = 10.0):
         from urllib.parse import urlparse
 
         import httpx
@@ -694,7 +693,8 @@ class OpaServerEvaluator:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise UserError(f"--opa-url {url!r}: expected http(s)://host:port")
-        self.client = httpx.Client(base_url=url.rstrip("/"), timeout=self.TIMEOUT)
+        self.client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        self.timeout = timeout
         try:
             self._call("GET", "/health")
             for index, module in enumerate(policies.modules):
@@ -737,6 +737,11 @@ class OpaServerEvaluator:
                 answer = self._call(
                     "POST", f"/v1/data/{namespace.replace('.', '/')}", json={"input": obj}
                 )
+            except httpx.TimeoutException:
+                message = (
+                    f"OPA query stopped after {self.timeout:g}s (the time budget for one object)"
+                )
+                return [PolicyResult("policy-error", "error", message)]
             except (httpx.HTTPError, _OpaError) as exc:
                 return [PolicyResult("policy-error", "error", f"OPA query failed: {exc}")]
             document = answer.get("result") if isinstance(answer, dict) else None

@@ -2,7 +2,9 @@
 
 Kubernetes schemas come from the strict schema set bundled in the ``kubernetes-validate`` wheel
 for the target version; CRD schemas from :mod:`tools.validate.checks.crds`. Validators are
-compiled with ``jsonschema-rs`` the first time a kind is seen and reused for every later object.
+compiled with ``jsonschema-rs`` the first time a kind is seen and reused for every later object,
+always offline: a ``$ref`` is resolved from the bundled definitions or not at all (jsonschema-rs
+would otherwise fetch an http(s) URL while compiling).
 """
 
 from __future__ import annotations
@@ -129,14 +131,15 @@ class SchemaStore:
         try:
             if crd is not None:
                 compiled = Validator(
-                    jsonschema_rs.validator_for(crd.schema, registry=self.registry), crd.source
+                    jsonschema_rs.validator_for(crd.schema, registry=self.registry, offline=True),
+                    crd.source,
                 )
             else:
                 path = self.builtin_schema_file(api_version, kind)
                 if path is not None:
                     schema = json.loads(path.read_text("utf-8"))
                     compiled = Validator(
-                        jsonschema_rs.validator_for(schema, registry=self.registry),
+                        jsonschema_rs.validator_for(schema, registry=self.registry, offline=True),
                         f"kubernetes {self.kubernetes_version}",
                     )
         except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:

@@ -1,4 +1,5 @@
-"""Forked workers (parse + policies in one pool) give exactly the single-process report."""
+"""Worker processes (parsing, and the budgeted policy workers) give exactly the single-process
+report."""
 
 from __future__ import annotations
 
@@ -63,8 +64,7 @@ def test_policy_that_does_not_compile_is_a_usage_error_with_workers(
 def test_rendered_objects_over_workers_report_what_one_process_reports(
     validate: Callable[..., Report],
 ) -> None:
-    # The whole repository is rendered (not parsed from files), so with workers the policy
-    # stage forks after parsing and promtool starts only after it.
+    # The whole repository is rendered (not parsed from files): only the policy workers differ.
     alone = validate(workers=1, policy_cache=False, run_rule_tests=False)
     forked = validate(workers=2, policy_cache=False, run_rule_tests=False)
     assert alone.summary.resources > 100
@@ -97,9 +97,9 @@ def test_objects_that_json_cannot_carry_come_back_unchanged(tmp_path: Path) -> N
             )
             files.append((str(path), path.name))
     expected = [loader.parse_file(Path(path), shown) for path, shown in files]
-    got = parallel.parse_and_evaluate(files, workers=2)
+    got = parallel.parse_files(files, workers=2)
     assert len(got) == len(expected)
-    for (parsed, _), alone in zip(got, expected, strict=True):
+    for parsed, alone in zip(got, expected, strict=True):
         # repr: NaN != NaN, and 1 == 1.0 == True would hide a changed type
         assert repr([r.obj for r in parsed.resources]) == repr([r.obj for r in alone.resources])
         assert [(r.file, r.doc_index, r.line) for r in parsed.resources] == [

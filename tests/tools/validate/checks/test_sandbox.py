@@ -1,0 +1,71 @@
+"""Policies evaluated in budgeted worker processes give exactly the in-process results.
+
+The budgets themselves (an object that allocates gigabytes or runs for hours) are exercised by
+tests/hostile/test_validate_policies.py, in a bounded child process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.paths import REPO_ROOT
+from tools.validate.checks.policies import Module, PolicySet, load_policies, make_evaluator
+from tools.validate.checks.sandbox import Budget, SandboxedEvaluator
+
+POLICY = """package main
+
+import rego.v1
+
+deny contains msg if {
+  input.kind == "ConfigMap"
+  msg := sprintf("ConfigMap %s", [input.metadata.name])
+}
+
+warn contains {"msg": "unnamed", "path": "metadata"} if not input.metadata.name
+"""
+
+
+def objects(count: int) -> list[dict[str, object]]:
+    kinds = ["ConfigMap", "Secret", "Service"]
+    return [
+        {"apiVersion": "v1", "kind": kinds[i % 3], "metadata": {"name": f"o{i}"} if i % 5 else {}}
+        for i in range(count)
+    ]
+
+
+@pytest.fixture(params=["regorus", "regopy"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_results_match_the_in_process_engine_in_order(engine: str) -> None:
+    policies = PolicySet(modules=[Module(Path("p.rego"), POLICY)], data={}, rules=["deny", "warn"])
+    inner = make_evaluator(policies, engine)
+    sandboxed = SandboxedEvaluator(inner, Budget(seconds=30, memory_mib=1024), workers=3)
+    try:
+        items = objects(40)
+        assert sandboxed.evaluate_all(items) == [inner.evaluate(o) for o in items]
+        # Workers are reused for a second batch.
+        assert sandboxed.evaluate(items[1]) == inner.evaluate(items[1])
+    finally:
+        sandboxed.close()
+
+
+def test_repository_policies_agree() -> None:
+    policies = load_policies([REPO_ROOT / "policies"])
+    inner = make_evaluator(policies, "regorus")
+    sandboxed = SandboxedEvaluator(inner, Budget(), workers=2)
+    try:
+        items = objects(9)
+        assert sandboxed.evaluate_all(items) == [inner.evaluate(o) for o in items]
+    finally:
+        sandboxed.close()
+
+
+def test_no_policies_start_no_worker() -> None:
+    empty = PolicySet(modules=[], data={}, rules=[])
+    sandboxed = SandboxedEvaluator(make_evaluator(empty, "regorus"), Budget())
+    assert sandboxed.evaluate_all(objects(3)) == [[], [], []]
+    assert sandboxed._context is None
