@@ -496,7 +496,7 @@ def _check_resources(
     run.lap("schemas")
     indexed_scopes = [Scope(scope) for scope in scopes]
     for indexed in indexed_scopes:
-        _inherit_service_accounts(run, indexed)
+        _inherit_service_accounts(indexed)
     if policies is not None:
         _policy_findings(run, policies, resources)
     run.lap("policies")
@@ -506,10 +506,10 @@ def _check_resources(
     run.lap("references")
 
 
-def _inherit_service_accounts(run: Run, scope: Scope) -> None:
+def _inherit_service_accounts(scope: Scope) -> None:
     """Pods that do not set automountServiceAccountToken take their ServiceAccount's value
-    (defaulting that needs a second object, see :mod:`tools.validate.defaults`); a pod that
-    changes is evaluated by the policies again."""
+    (defaulting that needs a second object, see :mod:`tools.validate.defaults`), before the
+    policies see them."""
     if not scope.by_kind.get("ServiceAccount"):
         return
     for resource in scope.resources:
@@ -519,8 +519,7 @@ def _inherit_service_accounts(run: Run, scope: Scope) -> None:
             continue
         name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
         account = scope.find("ServiceAccount", str(name), resource.namespace)
-        if defaults.inherit_service_account(spec, account.obj if account else None):
-            run.evaluated.pop(id(resource), None)
+        defaults.inherit_service_account(spec, account.obj if account else None)
 
 
 def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
