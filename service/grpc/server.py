@@ -43,8 +43,6 @@ STATUS_CODES = {
     503: grpc.StatusCode.UNAVAILABLE,
 }
 _REQUEST_ID_KEY = "x-request-id"
-# Status recorded for a call cancelled before it was answered (the HTTP side's "client gone").
-CLIENT_GONE = 499
 _log = logging.getLogger("model_api.grpc")
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
@@ -204,7 +202,7 @@ def _observed(plane: DataPlane, name: str, handler: Handler) -> Handler:
             _log.exception("gRPC call failed", extra={"route": route})
             status, message = 500, "internal error; see the server log"
         except BaseException:
-            record(CLIENT_GONE)  # cancelled: the client went away or the server stops
+            record(errors.CLIENT_CLOSED)  # cancelled: the client went away or the server stops
             raise
         else:
             record(200)
