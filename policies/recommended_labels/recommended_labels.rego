@@ -1,4 +1,5 @@
-# Every object carries the recommended labels listed in data.gitops.required_labels.
+# Every object carries the recommended labels listed in data.gitops.required_labels, and every
+# pod template (the pods a workload creates) those in data.gitops.required_template_labels.
 package main
 
 import rego.v1
@@ -10,4 +11,15 @@ deny_recommended_labels contains k8s.result(msg, "$.metadata.labels") if {
 	some label in data.gitops.required_labels
 	not input.metadata.labels[label]
 	msg := sprintf("%s: missing recommended label %s", [k8s.subject, label])
+}
+
+deny_recommended_labels contains k8s.result(msg, path) if {
+	entry := k8s.pod_kind
+	count(entry.pod) > 0
+	template := k8s.at(entry.pod)
+	is_object(template)
+	some label in data.gitops.required_template_labels
+	object.get(template, ["metadata", "labels", label], null) == null
+	path := sprintf("%s.metadata.labels", [k8s.json_path(entry.pod)])
+	msg := sprintf("%s: pod template is missing recommended label %s", [k8s.subject, label])
 }
