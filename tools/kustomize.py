@@ -423,7 +423,7 @@ class RefusedError(UserError):
     def __init__(self, path: Path, refusals: list[Refusal]):
         super().__init__(
             f"kustomize build {path} refused: " + "; ".join(r.message for r in refusals),
-            hint="pass --allow-remote to fetch remote resources"
+            hint="only `gitops validate --allow-remote` lets kustomize fetch remote resources"
             if any(r.rule == "remote-resource" for r in refusals)
             else None,
         )
