@@ -1,9 +1,11 @@
 """Where pods live in the kinds we know: the one list every pod check reads.
 
-The list itself is data, in ``policies/data.yaml`` (``gitops.pod_kinds`` and
-``gitops.workflow_kinds``), so that the Rego helpers (``policies/lib/k8s.rego``), the Pod
-Security check (:mod:`tools.validate.checks.podsecurity`) and the reference checks read the same
-entries: a kind added there is covered by all of them.
+The list itself is data, ``pod_kinds.yaml`` next to this module (``gitops.pod_kinds`` and
+``gitops.workflow_kinds``), shipped with the package so that the CLI works in any repository.
+``policies/data.yaml`` carries the same tables for the Rego helpers (``policies/lib/k8s.rego``,
+also under conftest), and a test fails when the two differ: a kind added to both is covered by
+the Pod Security check (:mod:`tools.validate.checks.podsecurity`), the reference checks and the
+policies alike.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import yaml
 
 from tools.errors import UserError
 
-# The policy data file that holds the list (the repository's own, next to this package).
-KINDS_FILE = Path(__file__).resolve().parents[3] / "policies" / "data.yaml"
+# The list as shipped with the package (policies/data.yaml carries the same tables for Rego).
+KINDS_FILE = Path(__file__).resolve().with_name("pod_kinds.yaml")
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from tests.support.paths import REPO_ROOT
 from tools.errors import UserError
 from tools.validate.checks.schemas import schema_dir, supported_versions
-from tools.validate.checks.workloads import kind_list, pod_template
+from tools.validate.checks.workloads import KINDS_FILE, kind_list, pod_template
 
 POD_SPEC = "io.k8s.api.core.v1.PodSpec"
 
@@ -154,3 +156,11 @@ def test_every_listed_kind_reaches_the_rego_policies(engine: str) -> None:
         obj["apiVersion"] = f"{group}/v1" if group else "v1"
         results = [r for r in evaluator.evaluate(obj) if r.rule == "deny_image_tag"]
         assert [r.path for r in results] == [where], (kind, results)
+
+
+def test_the_shipped_list_and_the_policy_data_are_the_same_tables() -> None:
+    """The CLI ships its copy; the Rego helpers read policies/data.yaml: the same tables."""
+    shipped = yaml.safe_load(KINDS_FILE.read_text(encoding="utf-8"))["gitops"]
+    policy_data = yaml.safe_load((REPO_ROOT / "policies" / "data.yaml").read_text(encoding="utf-8"))
+    for table in ("pod_kinds", "workflow_kinds"):
+        assert shipped[table] == policy_data["gitops"][table], table
