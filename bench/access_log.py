@@ -87,7 +87,7 @@ def components(requests: int) -> dict[str, float]:
     import timeit
 
     try:
-        from service.instrumentation import _request_headers
+        from service.instrumentation import request_headers
         from service.logging import AccessLog
         from service.tracing import parse_traceparent
     except ImportError:
@@ -99,8 +99,8 @@ def components(requests: int) -> dict[str, float]:
     }  # fmt: skip
     ids = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
     calls = {
-        "headers scan": lambda: _request_headers({"headers": CASES["no traceparent"]}),
-        "headers scan, traceparent": lambda: _request_headers({"headers": CASES["traceparent"]}),
+        "headers scan": lambda: request_headers({"headers": CASES["no traceparent"]}),
+        "headers scan, traceparent": lambda: request_headers({"headers": CASES["traceparent"]}),
         "parse traceparent": lambda: parse_traceparent(TRACEPARENT),
         "access line": lambda: access.log(**fields),
         "access line with ids": lambda: access.log(**fields, trace=ids),

@@ -23,7 +23,8 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``model-api`` command line: ``serve`` and ``train``."""
     parser = argparse.ArgumentParser(
         prog="model-api",
         description="Serve the MLflow-registered model (MLflow scoring protocol + OIP v2), "
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 1
         return training_cli.main(arguments[1:])
-    return _serve(_parser().parse_args(arguments))
+    return _serve(build_parser().parse_args(arguments))
 
 
 def _serve(args: argparse.Namespace) -> int:

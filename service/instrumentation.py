@@ -279,7 +279,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id, traceparent = _request_headers(scope)
+        request_id, traceparent = request_headers(scope)
         if self.span_link is not None:
             trace = self.span_link(request_id)
         elif traceparent is not None:
@@ -336,7 +336,7 @@ class ObservabilityMiddleware:
             )
 
 
-def _request_headers(scope: Scope) -> tuple[str, bytes | None]:
+def request_headers(scope: Scope) -> tuple[str, bytes | None]:
     """The request id and the raw ``traceparent`` value, in one pass over the headers.
 
     The request id is the caller's ``x-request-id`` if it is short and plain, else a fresh one.

@@ -91,7 +91,7 @@ def test_serve_without_a_loadable_model_exits_1(tmp_path: Path) -> None:
 def test_every_option_has_plain_help() -> None:
     from training import cli as training_cli
 
-    assert problems(cli._parser()) + problems(training_cli.build_parser()) == []
+    assert problems(cli.build_parser()) + problems(training_cli.build_parser()) == []
 
 
 def test_version_comes_from_the_installed_distribution(
