@@ -72,12 +72,15 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             server.process.wait()
 
 
-def client(script: str, job: dict[str, Any]) -> Any:
+def client(script: str, job: dict[str, Any], tmp_path: Path) -> Any:
+    path = tmp_path / f"{script}.json"
+    path.write_text(json.dumps(job))
+    # gRPC reserves far more address space than it uses: cap resident memory, not the space.
     outcome = run_bounded(
-        [sys.executable, str(CLIENTS / script)],
-        stdin=json.dumps(job),
+        [sys.executable, str(CLIENTS / script), str(path)],
         timeout=180,
-        memory_mib=4096,
+        memory_mib=2048,
+        address_space=False,
     )
     assert outcome.returncode == 0 and not outcome.timed_out, str(outcome)
     return json.loads(outcome.stdout)
@@ -103,11 +106,9 @@ def json_path(api: Api, rows: list[list[float]], dtype: str) -> tuple[list[int],
     return labels["data"], np.float32(probabilities["data"]).tolist()
 
 
-def test_triton_http_client_with_binary_tensors(api: Api) -> None:
-    results = client(
-        "triton_http.py", {"url": api.server.url.removeprefix("http://"), "model": MODEL,
-                           "rows": api.rows},
-    )  # fmt: skip
+def test_triton_http_client_with_binary_tensors(api: Api, tmp_path: Path) -> None:
+    job = {"url": api.server.url.removeprefix("http://"), "model": MODEL, "rows": api.rows}
+    results = client("triton_http.py", job, tmp_path)
     assert {(r["dtype"], r["rows"], r["outputs"]) for r in results} == {
         (dtype, rows, outputs)
         for dtype in ("FP32", "FP64")
@@ -123,10 +124,9 @@ def test_triton_http_client_with_binary_tensors(api: Api) -> None:
         assert result["binary"] == [result["outputs"] == "binary"] * 2
 
 
-def test_triton_grpc_client(api: Api) -> None:
-    out = client(
-        "triton_grpc.py", {"url": f"127.0.0.1:{api.grpc_port}", "model": MODEL, "rows": api.rows}
-    )
+def test_triton_grpc_client(api: Api, tmp_path: Path) -> None:
+    job = {"url": f"127.0.0.1:{api.grpc_port}", "model": MODEL, "rows": api.rows}
+    out = client("triton_grpc.py", job, tmp_path)
     assert (out["live"], out["ready"], out["model_ready"]) == (True, True, True)
     assert out["server"]["name"] == "model-api"
     http_meta = api.http.get(f"/v2/models/{MODEL}").json()
@@ -162,9 +162,9 @@ def test_triton_grpc_client(api: Api) -> None:
     assert counted == {"200", "400"}
 
 
-def test_kserve_rest_client_with_binary_tensors(api: Api) -> None:
-    results = client("kserve_rest.py", {"base_url": api.server.url, "model": MODEL,
-                                        "rows": api.rows})  # fmt: skip
+def test_kserve_rest_client_with_binary_tensors(api: Api, tmp_path: Path) -> None:
+    job = {"base_url": api.server.url, "model": MODEL, "rows": api.rows}
+    results = client("kserve_rest.py", job, tmp_path)
     assert len(results) == 4
     for result in results:
         labels, probabilities = json_path(api, api.rows[: result["rows"]], result["dtype"])

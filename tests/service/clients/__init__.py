@@ -3,5 +3,5 @@
 Each runs in its own interpreter (tests/service/test_oip_clients.py starts them with time and
 memory limits): tritonclient's gRPC module and KServe both register protobuf messages named
 ``inference.*`` in the default descriptor pool, so they cannot share one process. Input is a
-JSON document on stdin, output one JSON document on stdout.
+JSON file named by the first argument, output one JSON document on stdout.
 """

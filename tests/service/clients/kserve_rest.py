@@ -1,6 +1,6 @@
 """KServe's InferenceRESTClient with ``set_data_from_numpy`` (binary tensors, its default).
 
-stdin: {"base_url": "http://127.0.0.1:PORT", "model": NAME, "rows": [[...], ...]}
+argv[1]: a JSON file {"base_url": "http://127.0.0.1:PORT", "model": NAME, "rows": [[...], ...]}
 stdout: labels and probabilities per (dtype, rows).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ async def run(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    json.dump(asyncio.run(run(json.load(sys.stdin))), sys.stdout)
+    json.dump(asyncio.run(run(json.loads(Path(sys.argv[1]).read_text()))), sys.stdout)
 
 
 if __name__ == "__main__":

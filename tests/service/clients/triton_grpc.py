@@ -1,6 +1,6 @@
 """Triton's gRPC client in its default mode: health, metadata and infer (raw tensor contents).
 
-stdin: {"url": "127.0.0.1:PORT", "model": NAME, "rows": [[...], ...], "token": str | null}
+argv[1]: a JSON file {"url": "127.0.0.1:PORT", "model": NAME, "rows": [[...], ...]}
 stdout: what each call answered.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,8 @@ from tritonclient.utils import InferenceServerException
 
 
 def main() -> None:
-    job = json.load(sys.stdin)
+    job = json.loads(Path(sys.argv[1]).read_text())
     client = grpcclient.InferenceServerClient(url=job["url"])
-    headers = {"authorization": f"Bearer {job['token']}"} if job.get("token") else None
     rows = np.array(job["rows"], dtype=np.float64)
     metadata = client.get_model_metadata(job["model"], as_json=True)
     server = client.get_server_metadata(as_json=True)
@@ -35,7 +35,7 @@ def main() -> None:
         for count in (1, len(rows)):
             tensor = grpcclient.InferInput("input-0", [count, rows.shape[1]], dtype)
             tensor.set_data_from_numpy(values[:count])
-            result = client.infer(job["model"], [tensor], headers=headers, request_id="")
+            result = client.infer(job["model"], [tensor])
             out["infer"].append(
                 {
                     "dtype": dtype,
@@ -52,7 +52,7 @@ def main() -> None:
         tensor = grpcclient.InferInput(tensor_meta["name"], [len(rows)], tensor_meta["datatype"])
         tensor.set_data_from_numpy(rows[:, j].copy())
         per_column.append(tensor)
-    result = client.infer(job["model"], per_column, headers=headers, request_id="cols")
+    result = client.infer(job["model"], per_column, request_id="cols")
     out["per_column"] = {
         "labels": result.as_numpy("predict").tolist(),
         "probabilities": result.as_numpy("probability").tolist(),
@@ -62,7 +62,7 @@ def main() -> None:
     bad = grpcclient.InferInput("input-0", [1, rows.shape[1] - 1], "FP64")
     bad.set_data_from_numpy(rows[:1, :-1].copy())
     try:
-        client.infer(job["model"], [bad], headers=headers)
+        client.infer(job["model"], [bad])
         out["refusal"] = None
     except InferenceServerException as exc:
         out["refusal"] = {"status": exc.status(), "message": exc.message()}

@@ -1,6 +1,6 @@
 """Triton's HTTP client in its default mode: binary input tensors (``set_data_from_numpy``).
 
-stdin: {"url": "127.0.0.1:PORT", "model": NAME, "rows": [[...], ...]}
+argv[1]: a JSON file {"url": "127.0.0.1:PORT", "model": NAME, "rows": [[...], ...]}
 stdout: one result per (dtype, rows, outputs) case: labels, probabilities and their dtype.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import tritonclient.http as httpclient
 
 
 def main() -> None:
-    job = json.load(sys.stdin)
+    job = json.loads(Path(sys.argv[1]).read_text())
     client = httpclient.InferenceServerClient(url=job["url"], network_timeout=30.0)
     rows = np.array(job["rows"], dtype=np.float64)
     results: list[dict[str, Any]] = []
