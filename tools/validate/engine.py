@@ -36,6 +36,7 @@ from tools.validate.findings import (
     parse_json_path,
 )
 from tools.validate.options import ValidateOptions, load_policy_set
+from tools.validate.rules import describe as describe_rule
 
 PARALLEL_THRESHOLD = 400  # objects; below this a process pool costs more than it saves
 PARALLEL_FILES = 200
@@ -146,8 +147,9 @@ class Run:
         file: str | None = None,
         line: int | None = None,
         hint: str | None = None,
+        column: int | None = None,
     ) -> None:
-        self.findings.append(Finding(severity, rule, message, None, file, line, None, hint))
+        self.findings.append(Finding(severity, rule, message, None, file, line, None, hint, column))
 
     def on_resource(
         self,
@@ -158,7 +160,7 @@ class Run:
         parts: Sequence[str | int] = (),
         hint: str | None = None,
     ) -> None:
-        file, line = origins.locate(resource, list(parts))
+        file, line, column = origins.locate_mark(resource, list(parts))
         self.findings.append(
             Finding(
                 severity,
@@ -169,6 +171,7 @@ class Run:
                 line,
                 json_path(list(parts)) if parts else None,
                 hint,
+                column,
             )
         )
 
@@ -237,7 +240,14 @@ def _render(run: Run, root: Path) -> list[Resource]:
         run.rendered[root] = exc.message
         problem = exc.error
         message = f"{problem.message} (kustomize is not run on {shown})"
-        run.add("error", problem.rule, message, file=run.display(exc.path), line=problem.line)
+        run.add(
+            "error",
+            problem.rule,
+            message,
+            file=run.display(exc.path),
+            line=problem.line,
+            column=problem.column,
+        )
         return []
     except kustomize.RefusedError as exc:
         run.rendered[root] = exc.message
@@ -597,7 +607,13 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         errors=sum(1 for f in findings if f.severity == "error"),
         warnings=sum(1 for f in findings if f.severity == "warning"),
     )
-    return Report(findings, summary)
+    rule_docs = policies.rule_docs if policies is not None else {}
+    policy_rules = set(policies.rules) if policies is not None else set()
+    described = {
+        rule: describe_rule(rule, rule_docs, policy_rules)
+        for rule in sorted({f.rule for f in findings})
+    }
+    return Report(findings, summary, described)
 
 
 def resources_of(text: str, file: str = "<rendered>") -> list[dict[str, Any]]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from tools.validate.rules import RuleDoc
+
 Severity = Literal["error", "warning"]
 
 
@@ -43,6 +45,7 @@ class Finding:
     line: int | None = None
     path: str | None = None  # JSONPath-like location inside the object, e.g. $.spec.replicas
     hint: str | None = None
+    column: int | None = None  # 1-based, of the offending key or item, where the file has one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class Finding:
             "resource": self.resource.to_dict() if self.resource else None,
             "file": self.file,
             "line": self.line,
+            "column": self.column,
             "path": self.path,
             "hint": self.hint,
         }
@@ -132,6 +136,8 @@ class Summary:
 class Report:
     findings: list[Finding] = field(default_factory=list)
     summary: Summary = field(default_factory=Summary)
+    # rule id -> its description, for every rule with a finding (SARIF's rules)
+    rules: dict[str, RuleDoc] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:

@@ -25,8 +25,10 @@ class Parsed:
     decoded: int = 0  # decoded size of the text (yamlfile: aliases expanded)
 
 
-def _parse_finding(file: str, message: str, line: int | None = None) -> Finding:
-    return Finding(severity="error", rule="parse", message=message, file=file, line=line)
+def _parse_finding(
+    file: str, message: str, line: int | None = None, column: int | None = None
+) -> Finding:
+    return Finding("error", "parse", message, file=file, line=line, column=column)
 
 
 def read_text(path: Path, shown: str) -> tuple[str | None, Finding | None]:
@@ -53,7 +55,14 @@ def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Par
         for doc_index, document in enumerate(reader):
             for problem in document.problems:
                 findings.append(
-                    Finding("error", problem.rule, problem.message, None, file, problem.line)
+                    Finding(
+                        "error",
+                        problem.rule,
+                        problem.message,
+                        file=file,
+                        line=problem.line,
+                        column=problem.column,
+                    )
                 )
             obj = document.value
             if obj is None:
@@ -69,12 +78,16 @@ def parse_text(text: str, file: str, *, rendered_from: str | None = None) -> Par
             for item in items:
                 problem_text = _shape_problem(item)
                 if problem_text:
-                    findings.append(_parse_finding(file, problem_text, document.line))
+                    findings.append(
+                        _parse_finding(file, problem_text, document.line, document.column)
+                    )
                     continue
                 defaults.apply(item)
                 resources.append(Resource(item, file, doc_index, document.line, rendered_from))
     except yamlfile.YamlError as exc:
-        findings.append(Finding("error", exc.rule, exc.message, None, file, exc.line))
+        findings.append(
+            Finding("error", exc.rule, exc.message, file=file, line=exc.line, column=exc.column)
+        )
     return Parsed(resources, findings, reader.decoded)
 
 
@@ -98,7 +111,7 @@ def _parse_json(text: str, file: str, rendered_from: str | None) -> Parsed:
     except _DuplicateJsonKey as exc:
         return Parsed([], [Finding("error", "duplicate-key", f"duplicate key {exc}", file=file)])
     except json.JSONDecodeError as exc:
-        return Parsed([], [_parse_finding(file, f"invalid JSON: {exc.msg}", exc.lineno)])
+        return Parsed([], [_parse_finding(file, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno)])
     except RecursionError:
         return Parsed([], [_parse_finding(file, "invalid JSON: nested too deeply")])
     decoded = len(text)
@@ -144,8 +157,14 @@ def documents(path: str) -> tuple[Any, ...]:
     return yamlfile.compose_file(path)
 
 
-def line_for_path(path: str, doc_index: int, parts: list[str | int]) -> int | None:
+def mark_for_path(path: str, doc_index: int, parts: list[str | int]) -> tuple[int, int] | None:
+    """(line, column), 1-based, of the key or item at *parts* (or its nearest existing parent)."""
     docs = documents(path)
     if not 0 <= doc_index < len(docs) or docs[doc_index] is None:
         return None
-    return yamlfile.mark(docs[doc_index], parts)[0]
+    return yamlfile.mark(docs[doc_index], parts)
+
+
+def line_for_path(path: str, doc_index: int, parts: list[str | int]) -> int | None:
+    found = mark_for_path(path, doc_index, parts)
+    return found[0] if found else None

@@ -62,14 +62,24 @@ def source_document(resource: Resource) -> tuple[str, int] | None:
 
 def locate(resource: Resource, parts: list[str | int]) -> tuple[str, int | None]:
     """(absolute or stored file, line) for a field of *resource*."""
+    file, line, _ = locate_mark(resource, parts)
+    return file, line
+
+
+def locate_mark(resource: Resource, parts: list[str | int]) -> tuple[str, int | None, int | None]:
+    """(absolute or stored file, line, column) for a field of *resource*: the key itself."""
     found = source_document(resource)
+    mark: tuple[int, int] | None = None
     if found is not None:
         path, index = found
-        return path, loader.line_for_path(path, index, parts)
-    if resource.origin is not None:
-        return resource.origin, None
-    if resource.rendered_from is not None:
-        return resource.file, None
-    if Path(resource.file).is_file():
-        return resource.file, loader.line_for_path(resource.file, resource.doc_index, parts)
-    return resource.file, resource.line
+        mark = loader.mark_for_path(path, index, parts)
+    elif resource.origin is not None:
+        return resource.origin, None, None
+    elif resource.rendered_from is not None:
+        return resource.file, None, None
+    elif Path(resource.file).is_file():
+        path = resource.file
+        mark = loader.mark_for_path(path, resource.doc_index, parts)
+    else:
+        return resource.file, resource.line, None
+    return (path, *mark) if mark else (path, None, None)

@@ -13,9 +13,10 @@ from xml.etree import ElementTree as ET
 from tools.errors import UserError
 from tools.files import write_atomic
 from tools.validate.findings import Finding, Report
+from tools.validate.rules import DOCS, RuleDoc
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
-TOOL_URI = "https://github.com/example-org/mlops-gitops/blob/main/docs/VALIDATE.md"
+TOOL_URI = DOCS
 
 
 def _where(finding: Finding) -> str:
@@ -87,19 +88,48 @@ def junit(report: Report) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
 
 
+def _sarif_rule(rule: str, doc: RuleDoc | None) -> dict[str, object]:
+    doc = doc or RuleDoc(rule)
+    title = doc.title or rule
+    description = doc.description or title
+    links = [f"- [{text or url}]({url})" for url, text in doc.related]
+    text_links = [f"{url} ({text})" if text else url for url, text in doc.related]
+    entry: dict[str, object] = {
+        "id": rule,
+        "name": rule,
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": description},
+        "help": {
+            "text": " ".join([description, *(f"See {link}." for link in text_links)]),
+            "markdown": "\n\n".join(
+                [f"**{title}**", description, *(["\n".join(links)] if links else [])]
+            ),
+        },
+        "helpUri": doc.help_uri,
+    }
+    return entry
+
+
 def sarif(report: Report) -> str:
+    """SARIF 2.1.0: one rule per rule id found (described), one result per finding."""
     rules = sorted({f.rule for f in report.findings})
+    index = {rule: i for i, rule in enumerate(rules)}
     results = []
     for finding in report.findings:
         result: dict[str, object] = {
             "ruleId": finding.rule,
+            "ruleIndex": index[finding.rule],
             "level": "error" if finding.severity == "error" else "warning",
             "message": {
                 "text": finding.message + (f" (hint: {finding.hint})" if finding.hint else "")
             },
         }
         if finding.file and not finding.file.startswith(("/", "http")):
-            region = {"startLine": finding.line} if finding.line else {}
+            region: dict[str, int] = {}
+            if finding.line:
+                region["startLine"] = finding.line
+                if finding.column:
+                    region["startColumn"] = finding.column
             location: dict[str, object] = {"artifactLocation": {"uri": finding.file}}
             if region:
                 location["region"] = region
@@ -116,9 +146,7 @@ def sarif(report: Report) -> str:
                     "driver": {
                         "name": "gitops-validate",
                         "informationUri": TOOL_URI,
-                        "rules": [
-                            {"id": rule, "shortDescription": {"text": rule}} for rule in rules
-                        ],
+                        "rules": [_sarif_rule(rule, report.rules.get(rule)) for rule in rules],
                     }
                 },
                 "results": results,
@@ -144,6 +172,8 @@ def github(report: Report) -> str:
             props.append(f"file={_escape(finding.file, prop=True)}")
         if finding.line:
             props.append(f"line={finding.line}")
+            if finding.column:
+                props.append(f"col={finding.column}")
         props.append(f"title={_escape(finding.rule, prop=True)}")
         level = "error" if finding.severity == "error" else "warning"
         lines.append(f"::{level} {','.join(props)}::{_escape(finding.message)}")

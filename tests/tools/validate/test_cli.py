@@ -69,7 +69,7 @@ def test_json_output_contract(capsys: pytest.CaptureFixture[str], broken: Path) 
     assert set(report["summary"]) == {"resources", "files", "errors", "warnings"}
     finding = next(f for f in report["findings"] if f["rule"] == "ref-rollout-service")
     assert set(finding) == {
-        "severity", "rule", "message", "resource", "file", "line", "path", "hint",
+        "severity", "rule", "message", "resource", "file", "line", "column", "path", "hint",
     }  # fmt: skip
     assert finding["resource"] == {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -217,7 +217,9 @@ def test_rendered_findings_point_at_source_file_and_line(
     (finding,) = json.loads(out)["findings"]
     assert finding["rule"] == "schema"
     assert finding["file"] == "base/service.yaml"
-    assert finding["line"] == 8  # the list item holding the misspelt key
+    # the misspelt key itself (line 9, column 7 in the file), not the object that holds it
+    assert (finding["line"], finding["column"]) == (9, 7)
+    assert finding["path"] == "$.spec.ports[0].protcol"
     assert finding["resource"]["name"] == "stg-web"
 
 

@@ -69,6 +69,6 @@ def test_schema_finding_for_crd_field_has_path(
 ) -> None:
     report = validate(patched["schema-crd-unknown-field"])
     (finding,) = [f for f in report.errors if f.rule == "schema"]
-    assert "stepz" in finding.message
-    assert finding.path == "$.spec.strategy.canary"
+    assert "unknown field 'stepz'" in finding.message
+    assert finding.path == "$.spec.strategy.canary.stepz"  # the key itself, not its parent
     assert rules(report) == {"schema"}

@@ -35,6 +35,7 @@ import orjson
 from tools import yamlfile
 from tools.errors import UserError
 from tools.validate.fast.regofast import fast_query, fast_setter
+from tools.validate.rules import DOCS, RuleDoc
 
 NAMESPACE = "main"
 RULE_HEAD = re.compile(
@@ -80,6 +81,8 @@ class PolicySet:
     data_files: list[Path] = field(default_factory=list)
     # rule -> kinds it declares (METADATA custom.kinds); None: applies to every kind
     rule_kinds: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    # rule -> what its METADATA says about it (title, description, related_resources)
+    rule_docs: dict[str, RuleDoc] = field(default_factory=dict)
     # rules (and ``exception``) written as single-value rules: they may be undefined
     complete: frozenset[str] = frozenset()
     # "v1" (OPA 1.x and conftest's default) or "v0" (conftest --rego-version v0); a module
@@ -190,6 +193,7 @@ def load_policies(
             found_data.extend(p for p in (directory / n for n in DATA_NAMES) if p.is_file())
     rules: set[str] = set()
     rule_kinds: dict[str, frozenset[str] | None] = {}
+    rule_docs: dict[str, RuleDoc] = {}
     complete: set[str] = set()
     with_exception: set[str] = set()
     evaluated: set[str] = set()
@@ -207,6 +211,9 @@ def load_policies(
             rules.add(name)
             if match["how"] not in PARTIAL:
                 complete.add(name)
+            doc = documented(module.source, match.start())
+            if doc is not None and name not in rule_docs:  # the first documented definition
+                rule_docs[name] = doc
             declared = declared_kinds(module.source, match.start())
             if name in rule_kinds and rule_kinds[name] is None:
                 continue
@@ -231,6 +238,7 @@ def load_policies(
         data=data,
         rules=sorted(rules),
         rule_kinds={name: _data_kinds(kinds, data) for name, kinds in rule_kinds.items()},
+        rule_docs=rule_docs,
         complete=frozenset(complete),
         rego_version=rego_version,
         namespaces=tuple(sorted(evaluated)) if all_namespaces else tuple(namespaces),
@@ -240,6 +248,23 @@ def load_policies(
     )
 
 
+def metadata_above(source: str, head: int) -> dict[str, Any]:
+    """The ``# METADATA`` block (OPA's rule annotations) right above the rule at *head*."""
+    lines = source[:head].rstrip("\n").split("\n")
+    block: list[str] = []
+    while lines and lines[-1].startswith("#"):
+        block.append(lines.pop())
+    block.reverse()
+    if not block or block[0].strip() != "# METADATA":
+        return {}
+    text = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in block[1:])
+    try:
+        meta = yamlfile.load(text)
+    except yamlfile.YamlError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def declared_kinds(source: str, head: int) -> frozenset[str] | None:
     """Kinds from a ``# METADATA`` block with ``custom: {kinds: [...]}`` right above a rule.
 
@@ -247,22 +272,36 @@ def declared_kinds(source: str, head: int) -> frozenset[str] | None:
     evaluated for objects of those kinds (conftest and OPA ignore the block). No block or no
     ``kinds``: the rule is evaluated for every object.
     """
-    lines = source[:head].rstrip("\n").split("\n")
-    block: list[str] = []
-    while lines and lines[-1].startswith("#"):
-        block.append(lines.pop())
-    block.reverse()
-    if not block or block[0].strip() != "# METADATA":
-        return None
-    text = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in block[1:])
-    try:
-        meta = yamlfile.load(text)
-    except yamlfile.YamlError:
-        return None
-    kinds = (meta or {}).get("custom", {}).get("kinds") if isinstance(meta, dict) else None
+    meta = metadata_above(source, head)
+    custom = meta.get("custom")
+    kinds = custom.get("kinds") if isinstance(custom, dict) else None
     if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
         return None
     return frozenset(kinds)
+
+
+def documented(source: str, head: int) -> RuleDoc | None:
+    """``title``, ``description`` and ``related_resources`` of the rule's METADATA, if any.
+
+    ``related_resources`` entries are ``{ref: URL, description: text}`` or a bare URL, as OPA
+    reads them; the first URL is where a report sends the reader for help.
+    """
+    meta = metadata_above(source, head)
+    title, description = meta.get("title"), meta.get("description")
+    related: list[tuple[str, str]] = []
+    for entry in meta.get("related_resources") or []:
+        if isinstance(entry, str):
+            related.append((entry, ""))
+        elif isinstance(entry, dict) and isinstance(entry.get("ref"), str):
+            related.append((entry["ref"], str(entry.get("description") or "")))
+    if not isinstance(title, str) and not isinstance(description, str) and not related:
+        return None
+    return RuleDoc(
+        title=title.strip() if isinstance(title, str) else "",
+        description=" ".join(description.split()) if isinstance(description, str) else "",
+        help_uri=related[0][0] if related else f"{DOCS}#policies",
+        related=tuple(related),
+    )
 
 
 def _data_kinds(kinds: frozenset[str] | None, data: dict[str, Any]) -> frozenset[str] | None:

@@ -203,5 +203,19 @@ def check_object(resource: Resource, context: Context, report: Report) -> None:
         return
     for error in errors[:20]:
         parts = list(error.instance_path)
-        message = f"{resource.ref}: {json_path(parts)}: {error.message}"
-        report(resource, "error", "schema", message, parts)
+        unexpected = _unknown_fields(error)
+        if not unexpected:
+            message = f"{resource.ref}: {json_path(parts)}: {error.message}"
+            report(resource, "error", "schema", message, parts)
+        for key in unexpected:  # each at its own key, not at the object that holds it
+            message = f"{resource.ref}: {json_path([*parts, key])}: unknown field {key!r}"
+            report(resource, "error", "schema", message, [*parts, key])
+
+
+def _unknown_fields(error: Any) -> list[str]:
+    """The keys an ``additionalProperties: false`` error names (empty for other errors)."""
+    kind = getattr(error, "kind", None)
+    if type(kind).__name__ != "AdditionalProperties":
+        return []
+    unexpected = getattr(kind, "unexpected", None)
+    return [k for k in unexpected if isinstance(k, str)] if isinstance(unexpected, list) else []
