@@ -33,6 +33,16 @@ BUILTIN: dict[str, RuleDoc] = {
         "A kustomization does not render (kustomize's own message is included), loops, or "
         "pulls in an object from outside the repository.",
     ),
+    "remote-resource": _doc(
+        "Remote kustomize reference",
+        "A kustomization names something kustomize would fetch over the network (HTTP, git, a "
+        "Helm chart repository, a file by URL); without --allow-remote kustomize is not run.",
+    ),
+    "outside-repository": _doc(
+        "Link out of the repository",
+        "A manifest, or a file or folder a kustomization names, is a link to something outside "
+        "the repository; it is not read.",
+    ),
     "parse": _doc(
         "Not a valid manifest",
         "Invalid YAML or JSON, a binary or non-UTF-8 file, a file over the size limit, nesting "
@@ -142,6 +152,54 @@ BUILTIN: dict[str, RuleDoc] = {
     ),
     "duplicate-object": _doc(
         "Duplicate object", "The same group, kind, namespace and name twice in one render."
+    ),
+    "api-name": _doc(
+        "Name the API server refuses",
+        "metadata.name is not a DNS-1123 subdomain (most kinds), a DNS-1123 label (Namespace) "
+        "or a DNS-1035 label (Service).",
+    ),
+    "api-label": _doc(
+        "Label or annotation the API server refuses",
+        "A label or annotation key that is not a qualified name, or a label value that is not "
+        "a valid label value, on the object, its pod template or its selector.",
+    ),
+    "api-selector": _doc(
+        "Selector does not select its own pods",
+        "A workload whose spec.selector is empty or does not match its own template's labels.",
+    ),
+    "api-port-name": _doc(
+        "Port name the API server refuses",
+        "A container port name that is not an IANA service name or repeats, or a Service port "
+        "name that is not a DNS-1123 label, repeats, or is missing with several ports.",
+    ),
+    "api-resources": _doc(
+        "Request above its limit",
+        "A container requests more of a resource than its limit allows.",
+    ),
+    "api-not-served": _doc(
+        "CRD version not served",
+        "A custom resource in a CRD version with served: false: the API server has no endpoint "
+        "for it.",
+    ),
+    "pdb-missing": _doc(
+        "No PodDisruptionBudget",
+        "A workload with more than one replica, or scaled by an HPA, that no "
+        "PodDisruptionBudget selects.",
+    ),
+    "pdb-blocks-eviction": _doc(
+        "PodDisruptionBudget blocks every eviction",
+        "A PodDisruptionBudget that leaves no pod evictable at the workload's lowest replica "
+        "count, so node drains hang.",
+    ),
+    "ref-role": _doc(
+        "Role of a binding missing",
+        "A RoleBinding or ClusterRoleBinding whose Role or ClusterRole is not in the render: the "
+        "binding grants nothing.",
+    ),
+    "sa-automount": _doc(
+        "ServiceAccount token mounted everywhere",
+        "A ServiceAccount with automountServiceAccountToken: true used by a pod that does not "
+        "turn the token off.",
     ),
     "promtool-check": _doc(
         "Prometheus rule does not load",
