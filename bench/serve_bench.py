@@ -40,10 +40,12 @@ from typing import Any
 
 import httpx
 
+from service.registry import DEFAULT_MODEL_URI, MODEL_NAME
+
 ROOT = Path(__file__).resolve().parents[1]
 LUA = ROOT / "bench" / "invocations.lua"
 GRPC_LOAD = ROOT / "bench" / "grpc_load.py"
-INFER_PATH = "/v2/models/model-api/infer"
+INFER_PATH = f"/v2/models/{MODEL_NAME}/infer"
 # How each protocol's requests are sent (the table's protocol column).
 PROTOCOLS = {
     "json": "MLflow JSON",
@@ -53,7 +55,7 @@ PROTOCOLS = {
 }
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 START, END = "<!-- bench:serve:start -->", "<!-- bench:serve:end -->"
-MODEL_URI = "models:/model-api@champion"
+MODEL_URI = DEFAULT_MODEL_URI
 
 
 @dataclass(frozen=True)
@@ -381,7 +383,7 @@ def write_bodies(workdir: Path) -> dict[tuple[str, int], Body]:
         path = workdir / f"v2-{rows}.bin"
         path.write_bytes(header + raw)
         bodies[("v2-binary", rows)] = Body(path, "application/octet-stream", len(header))
-        request = oip_pb2.ModelInferRequest(model_name="model-api")
+        request = oip_pb2.ModelInferRequest(model_name=MODEL_NAME)
         request.inputs.add(name="input-0", datatype="FP64", shape=list(values.shape))
         request.raw_input_contents.append(raw)
         path = workdir / f"grpc-{rows}.bin"
