@@ -257,13 +257,18 @@ def _go_round(value: float) -> float:
     return math.copysign(math.floor(abs(value) + 0.5), value)
 
 
+def _strconv(parse: Callable[..., object], text: str, *args: str) -> object:
+    """A ``strconv`` parse of ``text`` whose failure is the expression's error."""
+    try:
+        return parse(text, *args)
+    except ValueError as exc:
+        raise EvalError(str(exc)) from None
+
+
 def _to_int(args: list[object]) -> object:
     value = args[0]
     if isinstance(value, str):
-        try:
-            return gonum.parse_int(value, "Atoi")
-        except ValueError as exc:
-            raise EvalError(str(exc)) from None
+        return _strconv(gonum.parse_int, value, "Atoi")
     number = _number_arg("int", value)
     if isinstance(number, float):
         return gonum.float_to_int(number)
@@ -273,10 +278,7 @@ def _to_int(args: list[object]) -> object:
 def _to_float(args: list[object]) -> object:
     value = args[0]
     if isinstance(value, str):
-        try:
-            return gonum.parse_float(value)
-        except ValueError as exc:
-            raise EvalError(str(exc)) from None
+        return _strconv(gonum.parse_float, value)
     return float(_number_arg("float", value))
 
 
@@ -316,10 +318,7 @@ def _is_inf(args: list[object]) -> object:
 def _as_int(args: list[object]) -> object:
     value = args[0]
     if isinstance(value, str):
-        try:
-            return gonum.parse_int(value)
-        except ValueError as exc:
-            raise EvalError(str(exc)) from None
+        return _strconv(gonum.parse_int, value)
     if isinstance(value, float):
         return gonum.float_to_int(value)
     if t.is_num_value(value):
@@ -330,10 +329,7 @@ def _as_int(args: list[object]) -> object:
 def _as_float(args: list[object]) -> object:
     value = args[0]
     if isinstance(value, str):
-        try:
-            return gonum.parse_float(value)
-        except ValueError as exc:
-            raise EvalError(str(exc)) from None
+        return _strconv(gonum.parse_float, value)
     if t.is_num_value(value):
         return float(value)  # type: ignore[arg-type]
     raise EvalError("asFloat: type not supported")

@@ -17,7 +17,6 @@ Limits mirrored from expr v1.17.8's VM (vm/vm.go), which Argo runs with its defa
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -317,7 +316,7 @@ def _arithmetic(op: str, left: object, right: object, node: ast.Binary) -> objec
                 return gonum.wrap(_INT_OPS[op](left, right))
             return float(_INT_OPS[op](float(a), float(b)))
         if op == "/":
-            return _go_divide(float(a), float(b))
+            return gonum.divide(float(a), float(b))
         if op == "%":
             if not both_int:
                 raise _mismatch(op, left, right, node)
@@ -339,14 +338,6 @@ def _arithmetic(op: str, left: object, right: object, node: ast.Binary) -> objec
         if isinstance(left, timedelta) and isinstance(right, timedelta):
             return left - right
     raise _mismatch(op, left, right, node)
-
-
-def _go_divide(a: float, b: float) -> float:
-    if b == 0:
-        if a == 0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
 
 
 def _string_op(op: str, left: str, right: str, node: ast.Binary) -> bool:

@@ -70,6 +70,15 @@ def truncated_div(a: int, b: int) -> int:
     return wrap(-q if (a < 0) != (b < 0) else q)
 
 
+def divide(a: float, b: float) -> float:
+    """Go's ``/`` on float64 (IEEE 754): x/0 is ±Inf by the signs, 0/0 and NaN/0 are NaN."""
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
 def parse_int(text: str, func: str = "ParseInt") -> int:
     """``strconv.ParseInt(text, 10, 64)`` (``func="Atoi"`` for ``strconv.Atoi``)."""
     if not _DECIMAL.match(text):

@@ -30,7 +30,6 @@ arrays a condition can write) and ``countThreshold`` (an early exit from ``count
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 
 from tools.analysis.expr import ast, gonum
@@ -179,7 +178,7 @@ def _fold_binary(node: ast.Binary) -> ast.Node:
 def _fold_arithmetic(op: str, a: float, b: float) -> object:
     both_int = type(a) is int and type(b) is int
     if op == "/":
-        return _divide(float(a), float(b))
+        return gonum.divide(float(a), float(b))
     if op == "**":
         return gonum.power(float(a), float(b))
     if op == "+":
@@ -189,14 +188,6 @@ def _fold_arithmetic(op: str, a: float, b: float) -> object:
     else:
         value = a * b
     return gonum.wrap(int(value)) if both_int else float(value)
-
-
-def _divide(a: float, b: float) -> float:
-    if b == 0:
-        if a == 0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
 
 
 def _fold_logic(node: ast.Binary) -> ast.Node:
