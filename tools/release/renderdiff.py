@@ -49,13 +49,13 @@ class KustomizationDiff:
     objects: list[ObjectDiff]
 
 
-def normalise(rendered: str, source: str = "") -> dict[ObjectKey, str]:
-    """Rendered YAML stream → {object key: YAML with sorted keys}, ordered by key."""
+def _objects(rendered: str, source: str = "") -> dict[ObjectKey, dict[str, Any]]:
+    """Rendered YAML stream → {object key: object}."""
     try:
         documents = yamlfile.load_all(rendered, string_keys=False)
     except yamlfile.YamlError as exc:
         raise UserError(f"{source}: kustomize printed invalid YAML: {exc}") from exc
-    objects: dict[ObjectKey, str] = {}
+    objects: dict[ObjectKey, dict[str, Any]] = {}
     for doc in documents:
         if not isinstance(doc, dict):
             continue
@@ -67,13 +67,80 @@ def normalise(rendered: str, source: str = "") -> dict[ObjectKey, str]:
             str(meta.get("namespace") or ""),
             str(meta.get("name") or ""),
         )
-        objects[key] = yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=1000)
-    return dict(sorted(objects.items()))
+        objects[key] = doc
+    return objects
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return str(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=1000))
+
+
+def normalise(rendered: str, source: str = "") -> dict[ObjectKey, str]:
+    """Rendered YAML stream → {object key: YAML with sorted keys}, ordered by key.
+
+    Secret values are masked (see :func:`mask_secrets`): the text may end up in a PR comment.
+    """
+    objects = _objects(rendered, source)
+    for key, doc in objects.items():
+        if _is_secret(key):
+            mask_secrets(doc)
+    return {key: _dump(doc) for key, doc in sorted(objects.items())}
+
+
+SECRET_FIELDS = ("data", "stringData")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MASK = "++++++++"
+
+
+def _is_secret(key: ObjectKey) -> bool:
+    return key[0] == "v1" and key[1] == "Secret"
+
+
+def mask_secrets(*versions: dict[str, Any] | None) -> None:
+    """Replace the values of one Secret's versions (before, after) in place, as argocd app diff
+    does: per key, equal values get the same run of ``+`` and a different value a longer one,
+    so a reviewer sees which keys changed but never a value. The last-applied annotation (a
+    copy of the data) is masked the same way."""
+    present = [v for v in versions if isinstance(v, dict)]
+    for field in SECRET_FIELDS:
+        keys = sorted({str(k) for v in present if isinstance(v.get(field), dict) for k in v[field]})
+        for name in keys:
+            _mask_values([v[field] for v in present if isinstance(v.get(field), dict)], name)
+        for version in present:  # a field that is not a mapping hides nothing either
+            if field in version and not isinstance(version[field], dict | None):
+                version[field] = MASK
+    annotated = [
+        v["metadata"]["annotations"]
+        for v in present
+        if isinstance(v.get("metadata"), dict)
+        and isinstance(v["metadata"].get("annotations"), dict)
+        and LAST_APPLIED in v["metadata"]["annotations"]
+    ]
+    _mask_values(annotated, LAST_APPLIED)
+
+
+def _mask_values(mappings: list[dict[Any, Any]], name: str) -> None:
+    replacement, seen = MASK, {}
+    for mapping in mappings:
+        key = next((k for k in mapping if str(k) == name), None)
+        if key is None:
+            continue
+        value = "" if mapping[key] is None else str(mapping[key])
+        if value not in seen:
+            seen[value] = replacement
+            replacement += "++++"
+        mapping[key] = seen[value]
 
 
 def diff_renders(old: str, new: str, path: str = "") -> list[ObjectDiff]:
-    """Per-object unified diffs between two renders, sorted by object key."""
-    before, after = normalise(old, path), normalise(new, path)
+    """Per-object unified diffs between two renders, sorted by object key; Secret values are
+    masked (the diff goes into pull request comments)."""
+    before_objects, after_objects = _objects(old, path), _objects(new, path)
+    for key in set(before_objects) | set(after_objects):
+        if _is_secret(key):
+            mask_secrets(before_objects.get(key), after_objects.get(key))
+    before = {k: _dump(v) for k, v in before_objects.items()}
+    after = {k: _dump(v) for k, v in after_objects.items()}
     result: list[ObjectDiff] = []
     for key in sorted(set(before) | set(after)):
         a, b = before.get(key, ""), after.get(key, "")

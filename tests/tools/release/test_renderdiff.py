@@ -168,3 +168,46 @@ def test_real_overlays_in_a_clone(tmp_path: Path) -> None:
     assert f"image: {IMAGE}:9.9.9" in proc.stdout
     changed = [line for line in proc.stdout.splitlines() if line.startswith(("+ ", "- ", "+\t"))]
     assert all("image" in line for line in changed if not line.startswith(("+++", "---")))
+
+
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: n
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{{"data":{{"password":"{password}"}}}}'
+type: Opaque
+data:
+  password: {password}
+  user: YWRtaW4=
+stringData:
+  token: {token}
+"""
+
+
+def test_secret_values_never_reach_the_diff() -> None:
+    old = SECRET.format(password="c2VjcmV0MQ==", token="tok-1")
+    new = SECRET.format(password="c2VjcmV0Mg==", token="tok-1")
+    (changed,) = diff_renders(old, new, "overlays/x")
+    for value in ("c2VjcmV0MQ==", "c2VjcmV0Mg==", "YWRtaW4=", "tok-1"):
+        assert value not in changed.diff
+    # like argocd app diff: the changed key shows a longer run of +, unchanged keys none at all
+    assert "-  password: ++++++++\n" in changed.diff
+    assert "+  password: ++++++++++++\n" in changed.diff
+    assert "user:" not in changed.diff.replace("  user: ++++++++\n", "")
+    assert "token" not in changed.diff  # same value on both sides: no change to show
+    assert diff_renders(old, old) == []
+
+
+def test_added_secret_and_normalised_text_are_masked() -> None:
+    new = SECRET.format(password="c2VjcmV0MQ==", token="tok-1")
+    (added,) = diff_renders("", new)
+    assert added.status == "added"
+    assert "c2VjcmV0MQ==" not in added.diff and "tok-1" not in added.diff
+    (text,) = normalise(new).values()
+    assert "c2VjcmV0MQ==" not in text and "password: ++++++++" in text
+    # other kinds keep their data: a ConfigMap is not a secret
+    config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {password: visible}\n"
+    assert "visible" in next(iter(normalise(config).values()))
