@@ -123,25 +123,24 @@ def qualified_name_problem(key: str) -> str | None:
             return f"prefix part {problem}"
     if not name:
         return "name part must be non-empty"
-    if len(name) > 63:
-        return "name part must be no more than 63 characters"
-    if not _QUALIFIED_NAME.match(name):
-        return (
-            "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
-            "start and end with an alphanumeric character"
-        )
-    return None
+    return _qualified_problem(name, "name part ")
 
 
 def label_value_problem(value: str) -> str | None:
     if value == "":
         return None
-    if len(value) > 63:
-        return "must be no more than 63 characters"
-    if not _QUALIFIED_NAME.match(value):
+    return _qualified_problem(value, "", may_be_empty=True)
+
+
+def _qualified_problem(text: str, subject: str, *, may_be_empty: bool = False) -> str | None:
+    """The 63-character ``A-Za-z0-9-_.`` form that qualified names and label values share."""
+    if len(text) > 63:
+        return f"{subject}must be no more than 63 characters"
+    if not _QUALIFIED_NAME.match(text):
+        empty = "be empty or " if may_be_empty else ""
         return (
-            "must be empty or consist of alphanumeric characters, '-', '_' or '.', and must "
-            "start and end with an alphanumeric character"
+            f"{subject}must {empty}consist of alphanumeric characters, '-', '_' or '.', and "
+            "must start and end with an alphanumeric character"
         )
     return None
 
