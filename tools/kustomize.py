@@ -39,7 +39,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,15 +161,11 @@ def check_inputs(path: Path, boundary: Path | None = None) -> None:
     (never read here).
     """
     inside = boundary.resolve() if boundary is not None else None
-    pending, seen = [path.resolve()], set()
-    while pending:
-        directory = pending.pop()
-        if directory in seen:
-            continue
-        seen.add(directory)
+
+    def visit(directory: Path) -> Iterator[Path]:
         file = kustomization_file(directory)
         if file is None:
-            continue
+            return
         _check_file(file)
         data = _load_kustomization(directory) or {}
         for value in _strings(data):
@@ -183,9 +179,21 @@ def check_inputs(path: Path, boundary: Path | None = None) -> None:
                 if inside is not None and not candidate.is_relative_to(inside):
                     continue
                 if candidate.is_dir():
-                    pending.append(candidate)
+                    yield candidate
                 elif candidate.suffix in YAML_SUFFIXES and candidate.is_file():
                     _check_file(candidate)
+
+    _walk(path.resolve(), visit)
+
+
+def _walk(start: Path, visit: Callable[[Path], Iterable[Path]]) -> None:
+    """Visit ``start`` and every directory a visit returns, each once (depth first)."""
+    pending, seen = [start], set()
+    while pending:
+        directory = pending.pop()
+        if directory not in seen:
+            seen.add(directory)
+            pending.extend(visit(directory))
 
 
 def _load_kustomization(path: Path) -> dict[str, Any] | None:
@@ -443,17 +451,12 @@ def check_references(
     if inside is not None and not start.is_relative_to(inside):
         file = kustomization_file(Path(path)) or Path(path)
         return [Refusal("outside-repository", file, f"{path} resolves outside the repository")]
-    pending, seen = [start], set()
-    while pending:
-        directory = pending.pop()
-        if directory in seen:
-            continue
-        seen.add(directory)
-        found = kustomization_file(directory)
+
+    def visit(directory: Path) -> Iterator[Path]:
+        file = kustomization_file(directory)
         data = _load_kustomization(directory)
-        if found is None or data is None:
-            continue
-        file = found
+        if file is None or data is None:
+            return
         for ref in references(directory, data):
             if is_remote(ref):
                 if not allow_remote:
@@ -482,7 +485,9 @@ def check_references(
                 )
                 continue
             if real.is_dir() and ref.field.split("[")[0] in _GIT_TARGETS:
-                pending.append(real)
+                yield real
+
+    _walk(start, visit)
     return refusals
 
 
