@@ -23,9 +23,22 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--image", required=True, help="image name, e.g. ghcr.io/example-org/model-api")
     p.add_argument("--tag", help="new tag")
     p.add_argument("--digest", help="new digest (sha256:<64 hex>)")
+    p.add_argument(
+        "--resolve-digest",
+        action="store_true",
+        help="read the --tag's digest from the registry (OCI distribution API) and pin both; "
+        "credentials from REGISTRY_USERNAME/REGISTRY_PASSWORD when the registry asks",
+    )
     add_shipping_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return bump(args.env, args.image, options_from(args), tag=args.tag, digest=args.digest)
+    return bump(
+        args.env,
+        args.image,
+        options_from(args),
+        tag=args.tag,
+        digest=args.digest,
+        resolve_digest=args.resolve_digest,
+    )

@@ -25,9 +25,25 @@ def image_ref(image: str, tag: str | None, digest: str | None) -> ImageRef:
 
 
 def bump(
-    env: str, image: str, opts: Options, *, tag: str | None = None, digest: str | None = None
+    env: str,
+    image: str,
+    opts: Options,
+    *,
+    tag: str | None = None,
+    digest: str | None = None,
+    resolve_digest: bool = False,
 ) -> int:
-    """Ship ``image`` at ``tag``/``digest`` to ``env``; the exit code (0: done or nothing to do)."""
+    """Ship ``image`` at ``tag``/``digest`` to ``env``; the exit code (0: done or nothing to do).
+
+    With *resolve_digest* the tag's digest is read from the registry and pinned beside it.
+    """
     ref = image_ref(image, tag, digest)
     overlay_dir(env)
+    if resolve_digest:
+        if ref.digest or not ref.tag:
+            raise UserError("--resolve-digest needs a --tag and no --digest")
+        from tools.release.registry import resolve_digest as from_registry
+
+        ref = ImageRef(ref.name, ref.tag, from_registry(ref.name, ref.tag))
+        print(f"resolved {ref.name}:{ref.tag} to {ref.digest}")
     return ship(Change(env, ref), opts)
