@@ -19,7 +19,8 @@ from service.instrumentation import Instruments, ObservabilityMiddleware
 from service.logging import AccessLog
 from service.predictor import Predictor
 from service.protocol import oip as protocol_oip
-from service.routes import mlflow, oip, ops
+from service.quality import Quality, QualitySettings
+from service.routes import feedback, mlflow, oip, ops
 from service.routes.http import BodyLimits, authorizer
 from service.settings import ServeSettings
 from service.tracing import SERVICE_NAME, span_link, tracer_provider
@@ -35,14 +36,25 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     """Build the API around ``predictor``; its lifespan loads the model unless already loaded."""
     instruments = Instruments()
     access_log = AccessLog()
-    plane = DataPlane(predictor, instruments, access_log)
+    quality = Quality(
+        QualitySettings(
+            store=settings.feedback_store,
+            retention_days=settings.feedback_retention_days,
+            queue_limit=settings.prediction_log_queue,
+            drift_window=settings.drift_window,
+        ),
+        instruments.registry,
+    )
+    plane = DataPlane(predictor, instruments, access_log, quality)
     auth = BearerAuth(settings.token_file) if settings.token_file is not None else None
     tracing = tracer_provider(settings.otel_exporter_otlp_endpoint)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         plane.load(settings.model_uri)
+        quality.start()
         yield
+        quality.close()
         if tracing is not None:
             tracing.shutdown()
 
@@ -86,6 +98,8 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
         )
     mlflow.add_routes(app, plane, authorize=authorize, limits=limits)
     oip.add_routes(app, plane, authorize=authorize, limits=limits)
+    if quality.log is not None:  # MODEL_API_FEEDBACK_STORE=off: no /feedback route
+        feedback.add_routes(app, quality, authorize=authorize, limits=limits)
     ops.add_routes(app, instruments)
     app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in HOT_PATHS)
     app.add_middleware(

@@ -14,6 +14,7 @@ other requests for long; ONNX Runtime releases the GIL while it computes.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import anyio.to_thread
 import numpy as np
@@ -24,20 +25,33 @@ from service.instrumentation import Instruments
 from service.logging import AccessLog
 from service.predictor import ModelInfo, ModelLoadError, Prediction, Predictor
 from service.protocol.schema import InputSchema, Matrix
+from service.quality import Quality
 
 INLINE_MAX_ROWS = 64
 _log = logging.getLogger("model_api")
+
+
+@dataclass(frozen=True)
+class IdentifiedPrediction(Prediction):
+    """A prediction and the id feedback names it by (``X-Prediction-ID``); one per request."""
+
+    id: str
 
 
 class DataPlane:
     """The predictor plus what becomes known once it is loaded (schema, version, readiness)."""
 
     def __init__(
-        self, predictor: Predictor, instruments: Instruments, access_log: AccessLog
+        self,
+        predictor: Predictor,
+        instruments: Instruments,
+        access_log: AccessLog,
+        quality: Quality,
     ) -> None:
         self.predictor = predictor
         self.instruments = instruments
         self.access_log = access_log
+        self.quality = quality
         # Set on SIGTERM (service.server): readiness answers 503 while requests are still served.
         self.draining = False
         # Set last by load(): the model is ready exactly when the schema is known.
@@ -84,6 +98,10 @@ class DataPlane:
         info = self.predictor.info
         self.instruments.set_model(info)
         self.access_log.model_version = info.version
+        # The training distribution and accuracy travel in the MLmodel metadata (optional: a
+        # predictor without ``mlmodel`` simply exports no drift metrics).
+        columns = [column.name for column in self.predictor.columns]
+        self.quality.set_model(info.version, columns, getattr(self.predictor, "mlmodel", None))
         self.schema = schema
         self.instruments.model_loaded.set(1)
         _log.info(
@@ -113,8 +131,9 @@ class DataPlane:
         if self.draining:
             raise draining()
 
-    async def predict(self, matrix: Matrix) -> Prediction:
-        """Predict a matrix already validated against :attr:`schema`, and count it."""
+    async def predict(self, matrix: Matrix) -> IdentifiedPrediction:
+        """Predict a matrix already validated against :attr:`schema`, count it, and name it:
+        the answer carries the prediction id under which the labels were logged."""
         if matrix.shape[0] <= INLINE_MAX_ROWS:
             prediction = self.predictor.predict(matrix)
         else:
@@ -124,7 +143,8 @@ class DataPlane:
                 self.predictor.predict, matrix, abandon_on_cancel=True
             )
         self.instruments.observe_predictions(prediction.probabilities)
-        return prediction
+        prediction_id = self.quality.observe(matrix, prediction.labels)
+        return IdentifiedPrediction(prediction.labels, prediction.probabilities, prediction_id)
 
 
 def load_failure(model_uri: str, exc: BaseException) -> str:

@@ -24,6 +24,21 @@ MODEL_INFO = "model_api_model_info"
 # Gauge: 1 once the model is loaded and the warm-up prediction succeeded, else 0.
 MODEL_LOADED = "model_api_model_loaded"
 
+# Model quality (docs/MONITORING.md). Feedback counters are counted by the replica that joined
+# the labels, under the version that made the prediction: sum() over pods is the fleet's figure.
+# Counter {model_version}: predicted rows that received their true label through POST /feedback.
+FEEDBACK_TOTAL = "model_api_feedback_total"
+# Counter {model_version}: labelled rows whose predicted label was the true one.
+FEEDBACK_CORRECT_TOTAL = "model_api_feedback_correct_total"
+# Counter {model_version, predicted, actual}: labelled rows by predicted and true label.
+FEEDBACK_CONFUSION_TOTAL = "model_api_feedback_confusion_total"
+# Counter: predictions not written to the prediction log (its queue was full).
+PREDICTION_LOG_DROPPED_TOTAL = "model_api_prediction_log_dropped_total"
+# Gauge {feature}: PSI of the feature over the last MODEL_API_DRIFT_WINDOW rows vs training.
+FEATURE_PSI = "model_api_feature_psi"
+# Gauge {model_version}: validation accuracy of the served version at training time.
+TRAINING_ACCURACY = "model_api_training_accuracy"
+
 # Bucket boundaries (seconds) chosen around the 500 ms p95 SLO.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Ten equal-width probability buckets: the drift analysis compares canary and stable shares.

@@ -87,6 +87,23 @@ class ServeSettings(BaseSettings):
         default=None,
         description="file holding the bearer token for the inference routes; unset = open",
     )
+    feedback_store: str = Field(
+        default="sqlite:///.model-api/feedback.sqlite",
+        description="SQLAlchemy URL of the prediction log that POST /feedback joins with "
+        "(sqlite:///path or postgresql://user:pass@host/db); 'off' disables ids' storage and "
+        "feedback",
+    )
+    feedback_retention_days: float = Field(
+        default=30.0, gt=0, description="days a prediction stays joinable; older rows are deleted"
+    )
+    prediction_log_queue: int = Field(
+        default=100_000,
+        ge=1,
+        description="predictions waiting to be written; beyond it they are dropped and counted",
+    )
+    drift_window: int = Field(
+        default=1000, ge=10, description="last predicted rows the feature PSI is computed over"
+    )
     log_level: LogLevel = Field(default="info", description="level of the JSON logs")
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from service import onnx_runtime, registry
+from service import drift, onnx_runtime, registry
 from training import onnx_export, tracking
 
 SPLIT_SEED = 20240611
@@ -129,6 +129,14 @@ def fit_and_log(config: TrainConfig) -> TrainedRun:
             f"{parity.max_abs_probability_diff:.3g} (tolerance {onnx_export.PROBABILITY_TOLERANCE})"
         )
 
+    # What the service compares live inputs with (feature PSI) and live accuracy with.
+    distribution = drift.fit_distribution(
+        [str(c) for c in data.x_train.columns],
+        data.x_train.to_numpy(np.float64),
+        accuracy=metrics["accuracy"],
+        classes=[int(c) for c in estimator.classes_],
+    )
+
     registry.ensure_configured()
     tracking.ensure_experiment()
     signature = infer_signature(data.x_valid, estimator.predict(data.x_valid))
@@ -169,7 +177,8 @@ def fit_and_log(config: TrainConfig) -> TrainedRun:
                         "opset": onnx_export.ONNX_OPSET,
                         "validation_rows": parity.rows,
                         "validation_max_abs_probability_diff": parity.max_abs_probability_diff,
-                    }
+                    },
+                    drift.METADATA_KEY: distribution.to_metadata(),
                 },
             )
     return TrainedRun(run_id=run.info.run_id, model_uri=info.model_uri, metrics=metrics)

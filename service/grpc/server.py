@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -43,6 +44,8 @@ STATUS_CODES = {
     503: grpc.StatusCode.UNAVAILABLE,
 }
 _REQUEST_ID_KEY = "x-request-id"
+# Trailing metadata of ModelInfer answers: the id POST /feedback takes (X-Prediction-ID on HTTP).
+PREDICTION_ID_METADATA = "x-prediction-id"
 _log = logging.getLogger("model_api.grpc")
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
@@ -121,10 +124,13 @@ class InferenceService:
             raise errors.rows_too_many(rows, self.max_rows)
         prediction = await self.plane.predict(parsed.matrix)
         info = self.plane.info
+        # The prediction id POST /feedback refers to: trailing metadata, and the response id
+        # when the client sent none (as the HTTP routes answer).
+        context.set_trailing_metadata(((PREDICTION_ID_METADATA, prediction.id),))
         return codec.infer_response(
             model_name=info.name,
             model_version=info.version,
-            request=parsed,
+            request=replace(parsed, id=parsed.id or prediction.id),
             labels=prediction.labels,
             probabilities=prediction.probabilities,
         )
@@ -172,6 +178,14 @@ def _metadata(context: grpc.aio.ServicerContext, key: str) -> bytes | None:
     return None
 
 
+def _prediction_id(context: grpc.aio.ServicerContext) -> str | None:
+    """The prediction id ModelInfer put into the trailing metadata, for the access line."""
+    for name, value in context.trailing_metadata() or ():
+        if name == PREDICTION_ID_METADATA:
+            return str(value)
+    return None
+
+
 def _observed(plane: DataPlane, name: str, handler: Handler) -> Handler:
     """``handler`` counted, timed and access-logged like an HTTP route; refusals as statuses."""
     route = f"{ROUTE_PREFIX}{name}"
@@ -192,6 +206,7 @@ def _observed(plane: DataPlane, name: str, handler: Handler) -> Handler:
                 path=path,
                 status=status,
                 seconds=seconds,
+                prediction_id=_prediction_id(context) if status == 200 else None,
             )
 
         try:

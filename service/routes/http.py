@@ -25,6 +25,8 @@ from service.errors import ApiError
 from service.httpguard import BODY_TIMED_OUT
 
 JSON = "application/json"
+# Names the prediction on /invocations and v2 infer answers; POST /feedback refers to it.
+PREDICTION_ID_HEADER = "x-prediction-id"
 Endpoint = Callable[..., Coroutine[Any, Any, Response]]
 Authorize = Callable[[Request], None]
 T = TypeVar("T")

@@ -15,6 +15,7 @@ from service.errors import ApiError
 from service.protocol import mlflow, openapi
 from service.routes.http import (
     JSON,
+    PREDICTION_ID_HEADER,
     Authorize,
     BodyLimits,
     decode,
@@ -67,7 +68,11 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
         except ApiError as error:
             return mlflow_error(error)
         prediction = await plane.predict(matrix)
-        return Response(mlflow.predictions_body(prediction.labels), media_type=JSON)
+        return Response(
+            mlflow.predictions_body(prediction.labels),
+            media_type=JSON,
+            headers={PREDICTION_ID_HEADER: prediction.id},
+        )
 
 
 def mlflow_version() -> str:

@@ -9,6 +9,8 @@ shape.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -19,6 +21,7 @@ from service.errors import ApiError
 from service.protocol import mlflow, oip, oip_binary, openapi
 from service.routes.http import (
     JSON,
+    PREDICTION_ID_HEADER,
     Authorize,
     BodyLimits,
     decode,
@@ -115,24 +118,28 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
             body, json_length = oip.infer_binary_body(
                 model_name=info.name,
                 model_version=info.version,
-                request=parsed,
+                request=replace(parsed, id=parsed.id or prediction.id),
                 labels=prediction.labels,
                 probabilities=prediction.probabilities,
             )
             return Response(
                 body,
-                headers={oip_binary.HEADER_LENGTH: str(json_length)},
+                headers={
+                    oip_binary.HEADER_LENGTH: str(json_length),
+                    PREDICTION_ID_HEADER: prediction.id,
+                },
                 media_type=oip_binary.OCTET_STREAM,
             )
         body = oip.infer_body(
             model_name=info.name,
             model_version=info.version,
-            request_id=parsed.id,
+            # The client's id if it sent one, else the prediction id (one id per answer).
+            request_id=parsed.id or prediction.id,
             outputs=parsed.outputs,
             labels=prediction.labels,
             probabilities=prediction.probabilities,
         )
-        return Response(body, media_type=JSON)
+        return Response(body, media_type=JSON, headers={PREDICTION_ID_HEADER: prediction.id})
 
 
 _CONTENT_TYPE = b"content-type"

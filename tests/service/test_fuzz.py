@@ -7,6 +7,11 @@ number of examples per operation, deterministic generation, no shrinking.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.generation import GenerationMode
@@ -20,8 +25,22 @@ EXAMPLES_PER_OPERATION = 25
 
 def api_schema() -> schemathesis.schemas.BaseSchema:
     """The schema of a loaded app (built at collection: schemathesis parametrizes from it)."""
-    app = create_app(serve_settings(max_body_bytes=16 * 1024), LinearPredictor())
-    data_plane(app).load("models:/model-api@champion")
+    store = Path(tempfile.mkdtemp(prefix="model-api-fuzz-"))
+    atexit.register(shutil.rmtree, store, True)
+    app = create_app(
+        serve_settings(
+            max_body_bytes=16 * 1024, feedback_store=f"sqlite:///{store / 'feedback.sqlite'}"
+        ),
+        LinearPredictor(),
+    )
+    plane = data_plane(app)
+    plane.load("models:/model-api@champion")
+    # POST /feedback too: the prediction log's writer runs (the app's lifespan does not).
+    log = plane.quality.log
+    assert log is not None
+    log.start()
+    atexit.register(log.close)
+    assert log.wait_ready(30)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     schema.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import metrics
+from tests.support.fakes import LinearPredictor, mlmodel_with_distribution
 from tests.support.paths import REPO_ROOT
 from tests.support.serving import split_body
 
@@ -25,13 +27,28 @@ LABELS = {
     metrics.PREDICTION_PROBABILITY: {"model_version"},
     metrics.MODEL_INFO: {"name", "version", "alias", "run_id"},
     metrics.MODEL_LOADED: set(),
+    metrics.FEEDBACK_TOTAL: {"model_version"},
+    metrics.FEEDBACK_CORRECT_TOTAL: {"model_version"},
+    metrics.FEEDBACK_CONFUSION_TOTAL: {"model_version", "predicted", "actual"},
+    metrics.PREDICTION_LOG_DROPPED_TOTAL: set(),
+    metrics.FEATURE_PSI: {"feature"},
+    metrics.TRAINING_ACCURACY: {"model_version"},
 }
 SUFFIXES = ("_bucket", "_count", "_sum")
 
 
-def test_every_name_is_exposed_with_its_labels(client: TestClient) -> None:
+def test_every_name_is_exposed_with_its_labels(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
     assert set(LABELS) == NAMES
-    client.post("/invocations", json=split_body(3))
+    client = make_client(
+        LinearPredictor(mlmodel=mlmodel_with_distribution()),
+        feedback_store=f"sqlite:///{tmp_path / 'feedback.sqlite'}",
+        drift_window=10,
+    )
+    answer = client.post("/invocations", json=split_body(10))
+    labels = {"prediction_id": answer.headers["x-prediction-id"], "labels": [1] * 10}
+    assert client.post("/feedback", json=labels).status_code == 202
     client.get("/no/such/path")
     families = {
         family.name: family
@@ -42,7 +59,7 @@ def test_every_name_is_exposed_with_its_labels(client: TestClient) -> None:
         sample_labels = {key for s in family.samples for key in s.labels} - {"le"}
         assert sample_labels == labels, name
     routes = {s.labels["route"] for s in families["model_api_requests"].samples}
-    assert routes == {"/invocations", "unmatched"}
+    assert routes == {"/invocations", "/feedback", "unmatched"}
     buckets = [
         s.labels["le"]
         for s in families["model_api_prediction_probability"].samples
@@ -54,7 +71,7 @@ def test_every_name_is_exposed_with_its_labels(client: TestClient) -> None:
         for s in families["model_api_prediction_probability"].samples
         if s.name.endswith("_count")
     )
-    assert count == 3
+    assert count == 10
 
 
 def test_every_name_is_documented() -> None:

@@ -57,6 +57,7 @@ class LinearPredictor:
         delay_rows: int = 1,
         fail_load: str | None = None,
         fail_predict: str | None = None,
+        mlmodel: dict[str, object] | None = None,
     ) -> None:
         self.columns: Sequence[Column] = list(columns or [Column(name) for name in FEATURES])
         self.info: ModelInfo = info
@@ -68,6 +69,8 @@ class LinearPredictor:
         self.delay_rows = delay_rows
         self.fail_load = fail_load
         self.fail_predict = fail_predict
+        # What a real model's MLmodel file says (the training distribution); None = nothing.
+        self.mlmodel = mlmodel
         self.loads = 0
         self.seen: list[npt.NDArray[np.float64]] = []
         self._lock = threading.Lock()
@@ -93,6 +96,21 @@ class LinearPredictor:
             raise RuntimeError(self.fail_predict)
         probabilities = self.scores(features)
         return Prediction((probabilities >= 0.5).astype(np.int64), probabilities)
+
+
+def training_rows(count: int = 1000, seed: int = 0) -> npt.NDArray[np.float64]:
+    """Rows around :data:`ROW` (each feature times a log-normal factor): "training data"."""
+    factors = np.random.default_rng(seed).lognormal(0.0, 0.2, size=(count, len(FEATURES)))
+    rows: npt.NDArray[np.float64] = np.asarray(ROW) * factors
+    return rows
+
+
+def mlmodel_with_distribution(accuracy: float = 0.9) -> dict[str, object]:
+    """An MLmodel mapping carrying the training distribution of :func:`training_rows`."""
+    from service.drift import METADATA_KEY, fit_distribution
+
+    distribution = fit_distribution(FEATURES, training_rows(), accuracy=accuracy)
+    return {"metadata": {METADATA_KEY: distribution.to_metadata()}}
 
 
 def expected_labels(predictor: LinearPredictor, rows: list[tuple[float, ...]]) -> list[int]:

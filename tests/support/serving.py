@@ -24,6 +24,8 @@ def settings(**overrides: Any) -> ServeSettings:
         "token_file": None,
         "otel_exporter_otlp_endpoint": None,
         "max_body_bytes": 1024 * 1024,
+        # No prediction log unless a test asks for one (with a store in its tmp_path).
+        "feedback_store": "off",
     }
     return ServeSettings(**{**base, **overrides})
 
@@ -62,6 +64,8 @@ def start_server(
         **{k: v for k, v in os.environ.items() if not k.startswith(("MODEL_API_", "OTEL_"))},
         "MODEL_API_HOST": "127.0.0.1",
         "MODEL_API_PORT": str(port),
+        # The prediction log in the test's directory, never in the checkout.
+        "MODEL_API_FEEDBACK_STORE": f"sqlite:///{tmp_path / 'feedback.sqlite'}",
         **(env or {}),
     }
     with log.open("wb") as out:

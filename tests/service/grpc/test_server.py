@@ -310,3 +310,31 @@ def test_messages_above_the_body_limit_are_refused(start: Callable[..., Running]
     with pytest.raises(grpc.RpcError) as caught:
         running.infer(raw_request(big))
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_model_infer_names_its_prediction_for_feedback(
+    start: Callable[..., Running], tmp_path: Path
+) -> None:
+    running = start(feedback_store=f"sqlite:///{tmp_path / 'feedback.sqlite'}")
+    response, call = running.channel.unary_unary(
+        f"/{SERVICE}/ModelInfer",
+        request_serializer=oip_pb2.ModelInferRequest.SerializeToString,
+        response_deserializer=oip_pb2.ModelInferResponse.FromString,
+    ).with_call(raw_request(ROWS), timeout=30)
+    trailing = dict(call.trailing_metadata())
+    prediction_id = trailing["x-prediction-id"]
+    assert response.id == prediction_id  # the client sent no id
+    named, named_call = running.channel.unary_unary(
+        f"/{SERVICE}/ModelInfer",
+        request_serializer=oip_pb2.ModelInferRequest.SerializeToString,
+        response_deserializer=oip_pb2.ModelInferResponse.FromString,
+    ).with_call(raw_request(ROWS[:1], id="client-9"), timeout=30)
+    assert named.id == "client-9"
+    assert dict(named_call.trailing_metadata())["x-prediction-id"] not in (
+        "client-9",
+        prediction_id,
+    )
+    labels = decoded(response)["predict"].tolist()
+    feedback = {"prediction_id": prediction_id, "labels": labels}
+    answer = running.http.post("/feedback", json=feedback)
+    assert answer.status_code == 202 and answer.json()["rows"] == 3

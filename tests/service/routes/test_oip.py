@@ -98,7 +98,7 @@ def test_binary_answer_when_asked(client: TestClient, predictor: LinearPredictor
     assert labels.tolist() == expected_labels(predictor, rows.tolist())
     assert len(response.content) == length + 24
     assert probability["datatype"] == "FP32" and len(probability["data"]) == 3
-    assert header["id"]  # generated
+    assert header["id"] == response.headers["x-prediction-id"]  # the prediction id
 
 
 def test_binary_content_types(client: TestClient) -> None:
