@@ -2,7 +2,8 @@
 
 ``promtool test rules`` runs each template's query (arguments filled in, a 5m window) against
 series shaped like the service's metrics, one namespace per scenario, and compares the result
-with the value worked out by hand: what the canary's success rate, p95 and KS distance are,
+with the value worked out by hand: what the canary's success rate, p95, KS distance and
+accuracy difference are,
 when the result is an empty vector, and when it is NaN. (promtool cannot compare NaN with NaN,
 so NaN is asserted as ``count((q) != (q)) == 1``: only NaN differs from itself.)
 """
@@ -186,7 +187,55 @@ def _case() -> dict[str, Any]:
     ) + _predictions("stopped", STABLE, 0.3)
     checks.append(_nan(_query("prediction-drift", "prediction-drift", "stopped")))
 
+    # accuracy: feedback is counted by whichever pod joined it, under the predicting version;
+    # the canary (hash c0ffee) serves version 9, the stable version 8.
+    series += _serving("worse", "9", "8")
+    series += _feedback("worse", "9", STABLE, total=30, correct=20)
+    series += _feedback("worse", "9", CANARY, total=30, correct=25)  # 45 / 60 = 0.75
+    series += _feedback("worse", "8", STABLE, total=60, correct=57)  # 0.95
+    checks.append(_value(_query("accuracy", "accuracy-vs-stable", "worse"), -0.2))
+    series += _serving("equal", "9", "8")
+    series += _feedback("equal", "9", CANARY, total=60, correct=57)
+    series += _feedback("equal", "8", STABLE, total=60, correct=57)
+    checks.append(_value(_query("accuracy", "accuracy-vs-stable", "equal"), 0.0))
+    # The same version on both sides (a configuration-only change): no difference.
+    series += _serving("sameversion", "8", "8")
+    series += _feedback("sameversion", "8", STABLE, total=60, correct=50)
+    checks.append(_value(_query("accuracy", "accuracy-vs-stable", "sameversion"), 0.0))
+    # 10 labels a minute for the canary: 50 in the window, under min-labels -> empty.
+    series += _serving("fewlabels", "9", "8")
+    series += _feedback("fewlabels", "9", CANARY, total=10, correct=2)
+    series += _feedback("fewlabels", "8", STABLE, total=60, correct=57)
+    checks.append(_empty(_query("accuracy", "accuracy-vs-stable", "fewlabels")))
+    # No labels at all (counters that never moved, or no series): empty, never NaN or 0.
+    series += _serving("nolabels", "9", "8")
+    series += _feedback("nolabels", "9", CANARY, total=0, correct=0)
+    checks.append(_empty(_query("accuracy", "accuracy-vs-stable", "nolabels")))
+
     return {"interval": "1m", "input_series": series, "promql_expr_test": checks}
+
+
+def _serving(ns: str, canary_version: str, stable_version: str) -> list[dict[str, str]]:
+    """``model_api_model_info`` of one canary and one stable pod."""
+    return [
+        {
+            "series": f'model_api_model_info{{namespace="{ns}",rollouts_pod_template_hash='
+            f'"{pod_hash}",name="model-api",version="{version}",alias="",run_id="r"}}',
+            "values": f"1x{MINUTES}",
+        }
+        for pod_hash, version in ((CANARY, canary_version), (STABLE, stable_version))
+    ]
+
+
+def _feedback(
+    ns: str, version: str, pod_hash: str, *, total: float, correct: float
+) -> list[dict[str, str]]:
+    """Labels of ``version``'s predictions joined by a pod of ``pod_hash``, per minute."""
+    labels = {"namespace": ns, "rollouts_pod_template_hash": pod_hash, "model_version": version}
+    return [
+        _counter("model_api_feedback_total", labels, total),
+        _counter("model_api_feedback_correct_total", labels, correct),
+    ]
 
 
 def test_queries_compute_what_the_thresholds_assume(promtool: str, tmp_path: Path) -> None:

@@ -40,7 +40,11 @@ CASES: dict[str, tuple[list[list[float]], list[list[float]]]] = {
     "p95-within-slo": ([[0.01], [0.499]], [[0.5], [0.75], [INF]]),
     "p95-vs-stable": ([[0.0], [-0.2], [0.1]], [[0.11], [0.48], [INF]]),
     "prediction-drift": ([[0.0], [0.12], [0.2]], [[0.21], [0.6], [1.0]]),
+    "accuracy-vs-stable": ([[0.0], [0.03], [-0.049]], [[-0.051], [-0.25], [-1.0]]),
 }
+# Opt-in templates: not in every canary step, because their data may not exist during one
+# (live accuracy needs ground truth that arrives within the analysis; see the template).
+OPT_IN = {"accuracy"}
 NO_DATA: list[list[float]] = [[], [NAN]]
 
 
@@ -82,8 +86,8 @@ def _metrics() -> list[tuple[str, dict[str, Any], dict[str, str]]]:
     ]
 
 
-def test_the_three_templates_exist() -> None:
-    assert set(TEMPLATES) == {"success-rate", "latency-p95", "prediction-drift"}
+def test_the_templates_exist() -> None:
+    assert set(TEMPLATES) == {"success-rate", "latency-p95", "prediction-drift", "accuracy"}
     for name, template in TEMPLATES.items():
         assert template["metadata"]["name"] == name
 
@@ -162,7 +166,7 @@ def test_rollout_runs_every_template_as_a_step_with_runtime_args(
     assert steps, "no step analysis"
     for analysis in steps:
         names = {t["templateName"] for t in analysis["templates"]}
-        assert names == set(TEMPLATES)
+        assert names == set(TEMPLATES) - OPT_IN
         args = {a["name"]: a.get("valueFrom") for a in analysis["args"]}
         assert args["canary-hash"] == {"podTemplateHashValue": "Latest"}
         assert args["stable-hash"] == {"podTemplateHashValue": "Stable"}

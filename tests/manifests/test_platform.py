@@ -172,6 +172,7 @@ def test_secrets_come_from_vault(render: Render, overlay: str) -> None:
     assert {o["spec"]["target"]["name"] for o in externals} == {
         "model-api-token",
         "model-api-mlflow",
+        "model-api-feedback-store",
     }
     for obj in externals:
         assert obj["apiVersion"] == "external-secrets.io/v1"
