@@ -21,9 +21,11 @@ keeping its comments: tools/images.py). libyaml does the parsing, through PyYAML
   ``yaml-size``; callers that read many files enforce :data:`MAX_TOTAL_DECODED_BYTES` with
   :class:`Budget`. Files over :data:`MAX_FILE_BYTES` are not read at all. Nesting deeper than
   libyaml's limit (1,000 levels) is a syntax error;
-* **marks**: every error carries a 1-based line and column; :func:`compose_all` and
-  :func:`mark` find the line and column of any path inside a document later, so the fast path
-  does not have to keep them.
+* **marks**: every error carries a 1-based line and column. A :class:`Reader` asked for
+  ``marks`` keeps, from the one parse, the line and column of every key and list item of each
+  plain document in a compact table (:class:`Marks`), so finding where a path is costs a
+  lookup, not a second parse; :func:`compose_all` and :func:`mark` do the same from composed
+  nodes for files that were not read that way (JSON, rendered sources).
 
 Timestamps stay strings (Kubernetes has no timestamp type) and so does a bare ``=``.
 """
@@ -31,6 +33,7 @@ Timestamps stay strings (Kubernetes has no timestamp type) and so does a bare ``
 from __future__ import annotations
 
 import functools
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,12 +103,80 @@ class KeyProblem:
 
 @dataclass
 class Document:
-    """One document of a stream: its value, where it starts, and its key problems."""
+    """One document of a stream: its value, where it starts, its key problems, and (when the
+    :class:`Reader` was asked for them and the document is plain) the marks of its paths."""
 
     value: Any
     line: int
     column: int
     problems: list[KeyProblem]
+    marks: Marks | None = None
+
+
+class Marks:
+    """Where every key and list item of one document is: a table taken while it was built.
+
+    The table holds three integers per node of the document, in document order (pre-order):
+    the 1-based line and column of the node's key (for a mapping value) or of the node itself
+    (a list item, the document), and the index of the entry after the node's subtree. An alias
+    to a list or mapping is a leaf whose third integer is ``-1 - entry of its anchor``. The
+    node's key names are not stored: the value built from the document has the same keys in
+    the same order (anything that adds keys later appends them, and a path through an added
+    key stops at the nearest parent the file has, as :func:`mark` does). ``offset`` is added
+    to every line (a document read from a piece of a larger file).
+    """
+
+    __slots__ = ("offset", "table")
+
+    def __init__(self, table: array[int], offset: int = 0) -> None:
+        self.table = table
+        self.offset = offset
+
+    def __getstate__(self) -> tuple[array[int], int]:
+        return self.table, self.offset
+
+    def __setstate__(self, state: tuple[array[int], int]) -> None:
+        self.table, self.offset = state
+
+    def __len__(self) -> int:
+        return len(self.table) // 3
+
+    def find(self, value: Any, parts: Sequence[str | int]) -> tuple[int, int]:
+        """(line, column), 1-based, of the deepest key or item along *parts* in *value* (the
+        object built from this document): the same answer as :func:`mark` on its node."""
+        table = self.table
+        entry = 0
+        current = value
+        for part in parts:
+            end = table[3 * entry + 2]
+            holder = entry
+            if end < 0:  # an alias: its children are the anchor's
+                holder = -1 - end
+                end = table[3 * holder + 2]
+            child = holder + 1
+            found = -1
+            if isinstance(current, dict) and isinstance(part, str):
+                for key in current:
+                    if child >= end:
+                        break
+                    if key == part:
+                        found = child
+                        break
+                    after = table[3 * child + 2]
+                    child = after if after >= 0 else child + 1
+            elif isinstance(current, list) and isinstance(part, int) and part >= 0:
+                index = 0
+                while child < end and index < part:
+                    after = table[3 * child + 2]
+                    child = after if after >= 0 else child + 1
+                    index += 1
+                if child < end and index < len(current):
+                    found = child
+            if found < 0:
+                break
+            entry = found
+            current = current[part]
+        return table[3 * entry] + self.offset, table[3 * entry + 1]
 
 
 def allowed_alias_ratio(decoded: int) -> float:
@@ -206,9 +277,14 @@ class StrictLoader(_Loader):  # type: ignore[misc]
     # way, which gives the same results more slowly (tests compare the two).
     fast = True
 
-    def __init__(self, stream: str, max_decoded: int = MAX_DECODED_BYTES) -> None:
+    def __init__(
+        self, stream: str, max_decoded: int = MAX_DECODED_BYTES, *, marks: bool = False
+    ) -> None:
         super().__init__(stream)
         self.document_marks: list[tuple[int, int]] = []
+        self.keep_marks = marks
+        self.marks: Marks | None = None  # of the last document built, when keep_marks
+        self._entries: dict[int, int] = {}  # id of an anchored node -> its entry in the table
         self.problems: list[KeyProblem] = []
         # Without an anchor there is no alias: nothing to count, and the decoded size is the
         # length of the text (the file-size limit bounds it).
@@ -225,9 +301,17 @@ class StrictLoader(_Loader):  # type: ignore[misc]
         if self.decoded > self.max_decoded:
             message = f"decoded size over {self.max_decoded // MIB} MiB (aliases expanded)"
             raise _error_at(node, message, "yaml-size")
+        self.marks = None
         if self.fast:
             try:
-                return self._plain(node, {})
+                if not self.keep_marks:
+                    return self._plain(node, {})
+                line, column = self.document_marks[-1]
+                table = [line, column, 1]
+                self._entries.clear()
+                value = self._plain(node, {}, table, 0)
+                self.marks = Marks(array("i", table))
+                return value
             except _Unusual:
                 self.problems.clear()  # the PyYAML way reports them again
         return super().construct_document(node)
@@ -299,7 +383,13 @@ class StrictLoader(_Loader):  # type: ignore[misc]
         self.problems.append(KeyProblem(message, *_start(key_node)))
         return text
 
-    def _plain(self, node: yaml.Node, built: dict[int, Any]) -> Any:
+    def _plain(
+        self,
+        node: yaml.Node,
+        built: dict[int, Any],
+        marks: list[int] | None = None,
+        entry: int = 0,
+    ) -> Any:
         """The object of a document that uses only plain maps, lists and the JSON scalars.
 
         PyYAML builds every object through generators so that anchors can make structures
@@ -309,6 +399,9 @@ class StrictLoader(_Loader):  # type: ignore[misc]
         recursive alias, a merge key, a duplicate key, any other tag — raises
         :class:`_Unusual` and the document is built the PyYAML way, so results and errors are
         exactly PyYAML's.
+
+        With *marks* (the table of :class:`Marks` being filled; *entry* is this node's, which
+        the caller added as a leaf) the marks of the children are taken on the way.
         """
         kind = type(node)
         tag = node.tag
@@ -330,10 +423,17 @@ class StrictLoader(_Loader):  # type: ignore[misc]
         if key in built:
             if built[key] is None:
                 raise _Unusual  # an alias inside its own anchor: a recursive structure
+            if marks is not None:
+                marks[3 * entry + 2] = -1 - self._entries[key]
             return built[key]
         built[key] = None
+        if marks is not None and self.anchors:
+            self._entries[key] = entry
         result: Any
-        if kind is yaml.MappingNode and tag == _MAP:
+        if marks is not None:
+            result = self._plain_marked(node, built, marks)
+            marks[3 * entry + 2] = len(marks) // 3
+        elif kind is yaml.MappingNode and tag == _MAP:
             result = {}
             for key_node, value_node in node.value:
                 if type(key_node) is not yaml.ScalarNode or key_node.tag == _MERGE:
@@ -354,6 +454,40 @@ class StrictLoader(_Loader):  # type: ignore[misc]
             raise _Unusual
         built[key] = result
         return result
+
+    def _plain_marked(self, node: yaml.Node, built: dict[int, Any], marks: list[int]) -> Any:
+        """:meth:`_plain` of a mapping or list, adding its children to *marks*."""
+        kind = type(node)
+        tag = node.tag
+        plain = self._plain
+        if kind is yaml.MappingNode and tag == _MAP:
+            result: Any = {}
+            for key_node, value_node in node.value:
+                if type(key_node) is not yaml.ScalarNode or key_node.tag == _MERGE:
+                    raise _Unusual
+                key_tag = key_node.tag
+                if key_tag == _STR or key_tag in _AS_STRING:
+                    name = key_node.value
+                elif key_tag in _KEY_KINDS or key_tag == _NULL:
+                    name = self._string_key(key_node)
+                else:
+                    raise _Unusual
+                child = len(marks) // 3
+                start = key_node.start_mark
+                marks += (start.line + 1, start.column + 1, child + 1)
+                result[name] = plain(value_node, built, marks, child)
+            if len(result) != len(node.value):
+                raise _Unusual
+            return result
+        if kind is yaml.SequenceNode and tag == _SEQ:
+            result = []
+            for item in node.value:
+                child = len(marks) // 3
+                start = item.start_mark
+                marks += (start.line + 1, start.column + 1, child + 1)
+                result.append(plain(item, built, marks, child))
+            return result
+        raise _Unusual
 
 
 class DuplicateKeyError(yaml.MarkedYAMLError):  # type: ignore[misc]
@@ -404,19 +538,20 @@ class Reader:
     before it is raised.
     """
 
-    def __init__(self, text: str, max_decoded: int = MAX_DECODED_BYTES):
+    def __init__(self, text: str, max_decoded: int = MAX_DECODED_BYTES, *, marks: bool = False):
         self.text = text
         self.max_decoded = max_decoded
+        self.marks = marks
         self.decoded = len(text)
 
     def __iter__(self) -> Iterator[Document]:
-        loader = StrictLoader(self.text, self.max_decoded)
+        loader = StrictLoader(self.text, self.max_decoded, marks=self.marks)
         try:
             while loader.check_data():
                 value = loader.get_data()
                 self.decoded = loader.decoded
                 line, column = loader.document_marks[-1] if loader.document_marks else (1, 1)
-                yield Document(value, line, column, list(loader.problems))
+                yield Document(value, line, column, list(loader.problems), loader.marks)
                 loader.problems.clear()
         except yaml.YAMLError as exc:
             raise _from_pyyaml(exc) from None

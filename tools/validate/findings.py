@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from tools.yamlfile import Marks
 
 from tools.validate.rules import RuleDoc
 
@@ -78,6 +81,8 @@ class Resource:
     line: int
     rendered_from: str | None = None  # kustomization directory (repo-relative) if rendered
     origin: str | None = None  # absolute source path from kustomize's origin annotation
+    # Line and column of every path of the document, taken when it was parsed (plain files)
+    marks: Marks | None = None
 
     # The identity strings are read tens of thousands of times by the reference checks:
     # computed once. (Nothing changes an object's apiVersion, kind, name or namespace after

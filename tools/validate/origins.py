@@ -67,7 +67,11 @@ def locate(resource: Resource, parts: list[str | int]) -> tuple[str, int | None]
 
 
 def locate_mark(resource: Resource, parts: list[str | int]) -> tuple[str, int | None, int | None]:
-    """(absolute or stored file, line, column) for a field of *resource*: the key itself."""
+    """(absolute or stored file, line, column) for a field of *resource*: the key itself.
+
+    Objects of manifest files carry the marks of their parse (a lookup); objects rendered by
+    kustomize are looked up in their source file, composed again (once per file).
+    """
     found = source_document(resource)
     mark: tuple[int, int] | None = None
     if found is not None:
@@ -77,6 +81,9 @@ def locate_mark(resource: Resource, parts: list[str | int]) -> tuple[str, int | 
         return resource.origin, None, None
     elif resource.rendered_from is not None:
         return resource.file, None, None
+    elif resource.marks is not None:
+        path = resource.file
+        mark = resource.marks.find(resource.obj, parts)
     elif Path(resource.file).is_file():
         path = resource.file
         mark = loader.mark_for_path(path, resource.doc_index, parts)
