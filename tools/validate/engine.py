@@ -40,6 +40,7 @@ from tools.validate.rules import describe as describe_rule
 
 PARALLEL_THRESHOLD = 400  # objects; below this a process pool costs more than it saves
 PARALLEL_FILES = 200
+PARALLEL_BYTES = 256 * 1024  # of manifest files (~300 objects): parsed over processes from here
 
 
 class Run:
@@ -61,6 +62,7 @@ class Run:
         self.budget = yamlfile.Budget()  # decoded size of everything read (tools/yamlfile.py)
         self.over_budget = False
         self._budget_lock = threading.Lock()  # kustomizations are rendered on several threads
+        self._shown: dict[str, str] = {}  # path -> how findings show it (see display)
 
     def spend(self, parsed: loader.Parsed, shown: str) -> None:
         """Count what *parsed* decoded to against the run's budget; over it, drop its objects."""
@@ -128,7 +130,12 @@ class Run:
 
     # -- findings -------------------------------------------------------------------------
     def display(self, path: Path | str) -> str:
-        return sources.display(path, self.root)
+        # Every finding of a file asks again; resolving a path costs a few system calls.
+        key = str(path)
+        shown = self._shown.get(key)
+        if shown is None:
+            shown = self._shown[key] = sources.display(path, self.root)
+        return shown
 
     def display_listed(self, path: Path) -> str:
         """Like :meth:`display`, but of the path as found, not of what a link points at."""
@@ -451,7 +458,7 @@ def _parse_all(run: Run, files: list[Path]) -> list[loader.Parsed]:
     """Parse the manifest files (over processes for many files)."""
     workers = run.options.workers
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if len(files) >= PARALLEL_FILES else 1
+        workers = min(os.cpu_count() or 1, 4) if _many(files) else 1
     if workers <= 1:
         return [loader.parse_file(f, str(f)) for f in files]
     from tools.validate.fast import parallel
@@ -463,6 +470,21 @@ def _outside(run: Run, file: Path) -> bool:
     """A manifest found inside the repository whose real file is outside it (a symlink out)."""
     listed = Path(os.path.abspath(file))
     return listed.is_relative_to(run.root) and not file.resolve().is_relative_to(run.root)
+
+
+def _many(files: list[Path]) -> bool:
+    """Whether *files* are worth the processes: many files, or a lot of text in a few."""
+    if len(files) >= PARALLEL_FILES:
+        return True
+    size = 0
+    for path in files:
+        try:
+            size += path.stat().st_size
+        except OSError:
+            continue
+        if size >= PARALLEL_BYTES:
+            return True
+    return False
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

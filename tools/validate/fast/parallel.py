@@ -2,7 +2,9 @@
 checks/sandbox.py).
 
 Workers are forked where the platform allows it (they get nothing but file names), spawned
-elsewhere; parsed objects come back as one JSON document per chunk (see :class:`_Packed`).
+elsewhere; parsed objects come back as one JSON document per chunk (see :class:`_Packed`). A
+large file is read in pieces of whole documents (:func:`tools.validate.loader.pieces`), spread
+over the workers like small files and put back together here (:func:`tools.validate.loader.join`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from tools.validate import loader
 from tools.validate.loader import Parsed
 
 CHUNKS_PER_WORKER = 4  # small enough to balance uneven chunks, large enough to keep IPC rare
+SPLIT_BYTES = 128 * 1024  # a manifest file larger than this is read in pieces ...
+PIECE_CHARS = 32 * 1024  # ... of whole documents, about this long (~30 objects)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -90,18 +94,75 @@ def _unpack(packed: _Packed) -> list[Parsed]:
     return packed.parsed
 
 
-def _parse_range(files: list[tuple[str, str]]) -> _Packed:
-    return _pack([loader.parse_file(Path(path), shown) for path, shown in files])
+@dataclass(frozen=True)
+class _Unit:
+    """Work for a worker: a file (*text* None: read it there) or a piece of one."""
+
+    file: int  # index in the caller's list of files
+    path: str
+    shown: str
+    text: str | None = None
+    first_line: int = 1
+
+
+def _units(files: list[tuple[str, str]]) -> tuple[list[_Unit], dict[int, str]]:
+    """The work units of *files*, and the text of each file read in pieces (by file index)."""
+    units: list[_Unit] = []
+    texts: dict[int, str] = {}
+    for index, (path, shown) in enumerate(files):
+        try:
+            large = not path.endswith(".json") and Path(path).stat().st_size > SPLIT_BYTES
+        except OSError:
+            large = False  # the worker reports why it cannot be read
+        text = loader.read_text(Path(path), shown)[0] if large else None
+        if text is None:
+            units.append(_Unit(index, path, shown))
+            continue
+        split = loader.pieces(text, PIECE_CHARS)
+        if len(split) < 2:
+            units.append(_Unit(index, path, shown))
+            continue
+        texts[index] = text
+        units.extend(_Unit(index, path, shown, piece, line) for line, piece in split)
+    return units, texts
+
+
+def _parse_range(units: list[_Unit]) -> _Packed:
+    parsed: list[Parsed] = []
+    for unit in units:
+        if unit.text is None:
+            parsed.append(loader.parse_file(Path(unit.path), unit.shown))
+        else:
+            parsed.append(
+                loader.parse_text(unit.text, unit.shown, marks=True, first_line=unit.first_line)
+            )
+    return _pack(parsed)
 
 
 def parse_files(files: list[tuple[str, str]], workers: int) -> list[Parsed]:
     """``loader.parse_file`` for many (path, shown) pairs, in order, on *workers* processes."""
-    out: list[Parsed] = []
+    units, texts = _units(files)
+    results: list[Parsed] = []
     try:
         with _pool(workers) as pool:
-            chunks = [files[a:b] for a, b in _chunks(len(files), workers)]
+            chunks = [units[a:b] for a, b in _chunks(len(units), workers)]
             for packed in pool.map(_parse_range, chunks):
-                out.extend(_unpack(packed))
+                results.extend(_unpack(packed))
     except BrokenProcessPool as exc:
         raise UserError("a parser worker process died (out of memory?)") from exc
+    out: list[Parsed] = []
+    start = 0
+    while start < len(units):
+        index = units[start].file
+        stop = start + 1
+        while stop < len(units) and units[stop].file == index:
+            stop += 1
+        if stop - start == 1:
+            out.append(results[start])
+        else:  # the pieces of one file; read again here, whole, if they cannot say the same
+            joined = loader.join(results[start:stop])
+            if joined is None:
+                joined = loader.parse_text(texts[index], units[start].shown, marks=True)
+            out.append(joined)
+        start = stop
     return out
