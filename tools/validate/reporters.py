@@ -1,14 +1,20 @@
-"""Report formats: text (default), json, junit, sarif (code scanning), github (annotations)."""
+"""Report formats: text (default), json, junit, sarif (code scanning), github (annotations).
+
+Every format is one pass over the findings; JSON documents (json, sarif, junit's details) are
+written by orjson, in UTF-8 (not ASCII escapes), indented by two spaces.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
+
+import orjson
 
 from tools.errors import UserError
 from tools.files import write_atomic
@@ -52,8 +58,12 @@ def text(report: Report, *, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
+
+
 def as_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    return _dumps(report.to_dict()) + "\n"
 
 
 def junit(report: Report) -> str:
@@ -78,7 +88,7 @@ def junit(report: Report) -> str:
         )
         if finding.severity == "error":
             failure = ET.SubElement(case, "failure", type=finding.rule, message=finding.message)
-            failure.text = json.dumps(finding.to_dict(), indent=2)
+            failure.text = _dumps(finding.to_dict())
         else:
             out = ET.SubElement(case, "system-out")
             out.text = f"warning: {finding.message}"
@@ -153,7 +163,7 @@ def sarif(report: Report) -> str:
             }
         ],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return _dumps(document) + "\n"
 
 
 def _escape(value: str, *, prop: bool = False) -> str:
