@@ -19,6 +19,8 @@ class Options:
     labels: tuple[str, ...] | None = None
     github_api: str | None = None
     github_repo: str | None = None
+    gitlab_api: str | None = None  # set: merge requests on GitLab instead of GitHub PRs
+    gitlab_project: str | None = None
     validate: bool = True
 
 
@@ -43,6 +45,17 @@ def add_shipping_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--github-repo", metavar="OWNER/REPO", help="default: parsed from the remote URL"
     )
+    p.add_argument(
+        "--gitlab-api",
+        metavar="URL",
+        help="open a GitLab merge request through this REST API v4 URL instead of a GitHub "
+        "pull request (in GitLab CI: $CI_API_V4_URL; token from $GITLAB_TOKEN)",
+    )
+    p.add_argument(
+        "--gitlab-project",
+        metavar="GROUP/PROJECT",
+        help="GitLab project path (default: parsed from the remote URL)",
+    )
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -55,4 +68,6 @@ def options_from(args: argparse.Namespace) -> Options:
         labels=tuple(args.labels) if args.labels else None,
         github_api=args.github_api,
         github_repo=args.github_repo,
+        gitlab_api=args.gitlab_api,
+        gitlab_project=args.gitlab_project,
     )

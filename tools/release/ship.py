@@ -22,6 +22,7 @@ from typing import Any
 from tools import kustomize
 from tools.errors import EXIT_FINDINGS, UserError
 from tools.files import write_atomic
+from tools.release import gitlab
 from tools.release.config import MAX_PUSH_BACKOFF, BumpConfig, load_config
 from tools.release.git import Git, GitError, PushStatus, temporary_worktree
 from tools.release.github import (
@@ -35,6 +36,7 @@ from tools.release.github import (
     parse_slug,
     token_from_env,
 )
+from tools.release.gitlab import GitLabClient
 from tools.release.images import ImageRef
 from tools.release.kustomization import find_image, read_images, read_text, set_image
 from tools.release.options import Options
@@ -47,6 +49,8 @@ from tools.release.renderdiff import (
 
 _ENV_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _RANDOM = random.SystemRandom()  # jitter differs between processes started together
+
+Forge = GitHubClient | GitLabClient  # the pull/merge request API a change is shipped through
 
 
 # --------------------------------------------------------------------------- the change
@@ -289,7 +293,18 @@ def ship(
         return _open_pull(ctx, change, opts, client, slug, tool)
 
 
-def _github(ctx: Context, opts: Options) -> tuple[GitHubClient, RepoSlug]:
+def _github(ctx: Context, opts: Options) -> tuple[Forge, RepoSlug]:
+    """The forge client and the repository: GitLab with --gitlab-api, else GitHub."""
+    if opts.gitlab_api or opts.gitlab_project:
+        token = gitlab.token_from_env(os.environ)
+        if not token:
+            raise UserError(
+                "opening a merge request needs a GitLab token",
+                hint="set GITLAB_TOKEN (scope api), or use --no-pr to push to the base branch",
+            )
+        project = opts.gitlab_project or ctx.repo.remote_url(ctx.remote)
+        api = gitlab.api_url_from(opts.gitlab_api, os.environ)
+        return GitLabClient(token, api), gitlab.project_from(project)
     token = token_from_env(os.environ)
     if not token:
         raise UserError(
@@ -404,7 +419,7 @@ def _indent(text: str) -> str:
 
 
 def _open_pull(
-    ctx: Context, change: Change, opts: Options, client: GitHubClient, slug: RepoSlug, tool: str
+    ctx: Context, change: Change, opts: Options, client: Forge, slug: RepoSlug, tool: str
 ) -> int:
     branch = change.branch
     if not ctx.repo.check_branch_name(branch):
@@ -448,7 +463,7 @@ def _open_pull(
     return 0
 
 
-def _may_have_pull(client: GitHubClient, slug: RepoSlug, branch: str) -> bool:
+def _may_have_pull(client: Forge, slug: RepoSlug, branch: str) -> bool:
     """Whether an open pull request may use *branch* (a failed create can still have made one,
     e.g. when the answer was lost). Unless GitHub says there is none, assume there is."""
     try:
@@ -476,7 +491,7 @@ def _push_branch(ctx: Context, tree: Git, branch: str, sha: str, edit: Edit) -> 
 
 
 def _create_pull(
-    client: GitHubClient, slug: RepoSlug, change: Change, edit: Edit, base: str, tool: str
+    client: Forge, slug: RepoSlug, change: Change, edit: Edit, base: str, tool: str
 ) -> PullRequest:
     try:
         return client.create_pull(
