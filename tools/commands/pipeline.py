@@ -163,76 +163,22 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from tools.pipeline import steps
+    from tools.pipeline import local
 
-    with steps.mlflow_errors("configure tracking", args.tracking_uri):
-        tracking_uri = steps.configure(args.tracking_uri)
-    print(f"tracking: {tracking_uri}")
-
-    trained = steps.train(
+    return local.run(
+        tracking_uri=args.tracking_uri,
         model_name=args.model_name,
         seed=args.seed,
         label_noise=args.label_noise,
         n_estimators=args.n_estimators,
-        tracking_uri=args.tracking_uri,
-    )
-    shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(trained.metrics.items()))
-    print(f"train: run {trained.run_id} ({shown})")
-
-    gate = steps.evaluate(
-        trained.metrics,
-        model_name=args.model_name,
         tolerance=args.tolerance,
-        tracking_uri=args.tracking_uri,
+        env=args.env,
+        image=args.image,
+        digest=args.digest,
+        build=args.build,
+        mode=args.mode,
+        repo_dir=args.repo_dir,
     )
-    print(f"evaluate: {'passed' if gate.passed else 'refused'}: {gate.reason}")
-    if not gate.passed:
-        champion = gate.champion_version
-        print(f"pipeline stops: champion stays at version {champion}; nothing registered")
-        return 0
-
-    done = steps.register(
-        run_id=trained.run_id,
-        model_uri=trained.model_uri,
-        metrics=trained.metrics,
-        model_name=args.model_name,
-        gate_reason=gate.reason,
-        tracking_uri=args.tracking_uri,
-    )
-    print(f"register: {done.uri} aliases {', '.join(done.aliases)}")
-
-    digest = args.digest
-    if digest is None and args.build:
-        digest = steps.build_image(
-            context=str(Path(args.repo_dir).resolve()),
-            version=done.version,
-            model_name=args.model_name,
-            tracking_uri=tracking_uri,
-            image=args.image,
-        )
-        print(f"build-image: pushed {args.image}@{digest}")
-    if digest is None:
-        planned = steps.build_image_args(
-            context=str(Path(args.repo_dir).resolve()),
-            version=done.version,
-            model_name=args.model_name,
-            tracking_uri=tracking_uri,
-            image=args.image,
-            local=True,
-        )
-        print("build-image: skipped (no --digest, no --build); the build would run:")
-        print("  buildctl-daemonless.sh " + " ".join(planned))
-        print(
-            f"open-pr: skipped; after the build it runs: gitops bump --env {args.env} "
-            f"--image {args.image} --digest <digest> --{args.mode}"
-        )
-        return 0
-
-    code = steps.open_pr(
-        env=args.env, image=args.image, digest=digest, mode=args.mode, repo_dir=args.repo_dir
-    )
-    print(f"open-pr: gitops bump exited {code}")
-    return code
 
 
 # --------------------------------------------------------------------------- submit
