@@ -105,7 +105,7 @@ class _Unit:
     first_line: int = 1
 
 
-def _units(files: list[tuple[str, str]]) -> tuple[list[_Unit], dict[int, str]]:
+def work_units(files: list[tuple[str, str]]) -> tuple[list[_Unit], dict[int, str]]:
     """The work units of *files*, and the text of each file read in pieces (by file index)."""
     units: list[_Unit] = []
     texts: dict[int, str] = {}
@@ -141,7 +141,7 @@ def _parse_range(units: list[_Unit]) -> _Packed:
 
 def parse_files(files: list[tuple[str, str]], workers: int) -> list[Parsed]:
     """``loader.parse_file`` for many (path, shown) pairs, in order, on *workers* processes."""
-    units, texts = _units(files)
+    units, texts = work_units(files)
     results: list[Parsed] = []
     try:
         with _pool(workers) as pool:

@@ -88,7 +88,7 @@ def test_a_large_file_over_the_workers_reads_as_at_once(tmp_path: Path, small_pi
     small = tmp_path / "small.yaml"
     small.write_text(stream(9), encoding="utf-8")
     files = [(str(p), p.name) for p in (large, small, crlf)]
-    assert len([u for u in parallel._units(files)[0] if u.file == 0]) > 10
+    assert len([u for u in parallel.work_units(files)[0] if u.file == 0]) > 10
     got = parallel.parse_files(files, workers=2)
     for parsed, (path, shown) in zip(got, files, strict=True):
         alone = loader.parse_file(Path(path), shown)
@@ -146,7 +146,7 @@ def test_report_of_large_files_is_the_same_in_pieces(
                 out.write("---\n")
             out.write(text if text.endswith("\n") else text + "\n")
     shutil.copyfile(GOOD, folder / "good.yaml")
-    assert len(parallel._units([(str(folder / "all.yaml"), "all.yaml")])[0]) > 5
+    assert len(parallel.work_units([(str(folder / "all.yaml"), "all.yaml")])[0]) > 5
     alone = validate(folder, workers=1, policy_cache=False, run_rule_tests=False)
     split = validate(folder, workers=2, policy_cache=False, run_rule_tests=False)
     assert len(alone.findings) > 40 and alone.summary.resources > 100
