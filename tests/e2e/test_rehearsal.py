@@ -1,8 +1,9 @@
-"""The six canary rehearsal scenarios: a real Prometheus, real APIs, the repository's templates.
+"""The canary rehearsal scenarios: a real Prometheus, real APIs, the repository's templates.
 
 Each scenario starts its own canary next to the shared stable API, sends 90/10 load, and runs
 success-rate, latency-p95 and prediction-drift merged into one AnalysisRun (as the Rollout's
-analysis step does) with an 8s window and 3 x 4s measurements.
+analysis step does) with an 8s window and 3 x 4s measurements; the accuracy scenarios run the
+accuracy template on delayed ground-truth feedback, input-drift also waits for its alert.
 """
 
 from __future__ import annotations
@@ -95,3 +96,32 @@ def test_prometheus_killed_mid_run_ends_in_error(rehearsal: Rehearsal) -> None:
         assert metric.measurements[0].phase is Phase.SUCCESSFUL
         assert {m.phase for m in metric.measurements[1:]} == {Phase.ERROR}
         assert metric.consecutive_error == 5
+
+
+def test_accuracy_promotes_the_good_canary_on_live_ground_truth(rehearsal: Rehearsal) -> None:
+    result = rehearsal.run(SCENARIOS["accuracy-good"])
+    assert result.run.phase is Phase.SUCCESSFUL, result.run.message
+    assert result.decision == "promote"
+    assert set(measured(result, "accuracy-vs-stable")) == {Phase.SUCCESSFUL}
+    # The labels were posted to the stable (any replica joins) and accepted.
+    assert result.load.feedback[202] > 0 and set(result.load.feedback) == {202}
+
+
+def test_accuracy_aborts_a_canary_trained_on_partly_flipped_labels(rehearsal: Rehearsal) -> None:
+    result = rehearsal.run(SCENARIOS["accuracy-worse"])
+    assert result.run.phase is Phase.FAILED
+    assert result.decision == "abort"
+    (metric,) = result.run.metrics
+    assert metric.name == "accuracy-vs-stable"
+    failed = [m for m in metric.measurements if m.phase is Phase.FAILED]
+    assert len(failed) == 2  # failureLimit 1: the second failure decides
+    assert result.load.statuses[("canary", 200)] > 0
+    assert set(result.load.feedback) == {202}
+
+
+def test_input_drift_fires_the_alert_without_blaming_the_canary(rehearsal: Rehearsal) -> None:
+    result = rehearsal.run(SCENARIOS["input-drift"])
+    assert result.alert_fired is True, result.notes
+    assert result.run.phase is Phase.SUCCESSFUL, result.run.message
+    assert result.decision == "promote"
+    assert result.as_expected

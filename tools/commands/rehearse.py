@@ -16,7 +16,7 @@ from typing import Any
 
 from tools.analysis.report import render_text, to_json
 from tools.errors import EXIT_FINDINGS, EXIT_OK
-from tools.rehearsal.scenarios import SCENARIOS, ScenarioResult, Timing, rehearse
+from tools.rehearsal.scenarios import GROUPS, SCENARIOS, ScenarioResult, Timing, rehearse
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,8 +30,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--scenario",
         action="append",
-        choices=sorted(SCENARIOS),
-        help="scenario to run (repeatable; default: all)",
+        choices=sorted({*SCENARIOS, *GROUPS}),
+        help="scenario to run (repeatable; default: all); accuracy = accuracy-good and "
+        "accuracy-worse",
     )
     p.add_argument(
         "--duration",

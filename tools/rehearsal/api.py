@@ -29,12 +29,16 @@ class ApiProcess:
         fault: str = "none",
         error_rate: float = 0.05,
         latency: float = 0.3,
+        feedback_store: Path | None = None,
     ) -> None:
         self.name = name
         self.model_dir = model_dir
         self.fault = fault
         self.error_rate = error_rate
         self.latency = latency
+        # The prediction log shared by every API of the rehearsal (the platform PostgreSQL's
+        # role): feedback for a canary's prediction may reach the stable, as in the cluster.
+        self.feedback_store = feedback_store or log_dir / "feedback.sqlite"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.address = f"127.0.0.1:{self.port}"
@@ -58,6 +62,7 @@ class ApiProcess:
             "MODEL_API_PORT": str(self.port),
             "MODEL_API_LOG_LEVEL": "warning",
             "MODEL_API_GRACEFUL_TIMEOUT": "2",
+            "MODEL_API_FEEDBACK_STORE": f"sqlite:///{self.feedback_store}",
             "REHEARSAL_FAULT": self.fault,
             "REHEARSAL_ERROR_RATE": str(self.error_rate),
             "REHEARSAL_LATENCY": str(self.latency),

@@ -5,10 +5,16 @@ protocol, ``dataframe_split``). Request ``i`` goes to the canary when ``i`` fall
 canary's share (e.g. every 10th for 10%), so both sides see the same mix of rows. In-flight
 requests are capped by the worker pool; a tick that finds every worker busy is skipped and
 counted, never queued, so a slow canary cannot make the generator grow without bound.
+
+Given the rows' true ``labels``, the generator also plays the client that learns the truth
+later: ``feedback_delay`` seconds after each answer it posts the batch's labels to
+``POST /feedback`` of ``feedback_url`` (the stable: any replica joins), naming the answer's
+``X-Prediction-ID``. ``shift`` multiplies columns of every row sent (input drift).
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections import Counter
@@ -25,6 +31,7 @@ class LoadStats:
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
+    feedback: Counter[int] = field(default_factory=Counter)  # POST /feedback answers by status
 
     def summary(self) -> str:
         parts = []
@@ -40,15 +47,34 @@ class LoadStats:
             )
         if self.skipped:
             parts.append(f"{self.skipped} ticks skipped (all workers busy)")
+        if self.feedback:
+            codes = ", ".join(f"{code}x{n}" for code, n in sorted(self.feedback.items()))
+            parts.append(f"feedback: {codes}")
         return "; ".join(parts) or "no requests"
 
 
 def validation_rows() -> tuple[list[str], list[list[float]]]:
     """Columns and rows of the training code's validation split (the model's real inputs)."""
+    columns, rows, _ = labelled_rows()
+    return columns, rows
+
+
+def labelled_rows(
+    split: str = "validation",
+) -> tuple[list[str], list[list[float]], list[int]]:
+    """Columns, rows and true labels: the validation split (rows no model was trained on) or
+    ``all`` (training and validation rows: the population the training distribution describes)."""
+    import numpy as np
+
     from training.train import load_dataset
 
-    frame = load_dataset().x_valid
-    return [str(c) for c in frame.columns], frame.to_numpy(dtype=float).tolist()
+    data = load_dataset()
+    frames, labels = [data.x_valid], [data.y_valid]
+    if split == "all":
+        frames, labels = [data.x_train, data.x_valid], [data.y_train, data.y_valid]
+    rows = np.vstack([f.to_numpy(dtype=float) for f in frames]).tolist()
+    truth = np.concatenate(labels).astype(int).tolist()
+    return [str(c) for c in data.x_valid.columns], rows, truth
 
 
 class LoadGenerator:
@@ -64,6 +90,10 @@ class LoadGenerator:
         max_seconds: float = 600.0,
         columns: list[str],
         rows: list[list[float]],
+        labels: list[int] | None = None,
+        feedback_url: str | None = None,
+        feedback_delay: float = 1.0,
+        shift: dict[str, float] | None = None,
     ) -> None:
         if not rows:
             raise ValueError("the load generator needs at least one row")
@@ -74,7 +104,16 @@ class LoadGenerator:
         self.workers = workers
         self.max_seconds = max_seconds
         self.columns = columns
+        if shift:
+            factors = [shift.get(name, 1.0) for name in columns]
+            rows = [[v * f for v, f in zip(row, factors, strict=True)] for row in rows]
         self.rows = rows
+        self.labels = labels
+        self.feedback_url = feedback_url if labels is not None else None
+        self.feedback_delay = feedback_delay
+        # (due time, prediction id, true labels) in the order the answers came.
+        self._feedback: collections.deque[tuple[float, str, list[int]]] = collections.deque()
+        self._feedback_thread: threading.Thread | None = None
         self.stats = LoadStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,19 +125,46 @@ class LoadGenerator:
         data = [self.rows[(start + k) % len(self.rows)] for k in range(self.batch)]
         return {"dataframe_split": {"columns": self.columns, "data": data}}
 
+    def truth(self, i: int) -> list[int]:
+        assert self.labels is not None
+        start = (i * self.batch) % len(self.rows)
+        return [self.labels[(start + k) % len(self.rows)] for k in range(self.batch)]
+
     def target_for(self, i: int) -> str:
         return "canary" if self.every and i % self.every == 0 else "stable"
 
     def start(self) -> LoadGenerator:
         self._thread = threading.Thread(target=self._loop, name="rehearsal-load", daemon=True)
         self._thread.start()
+        if self.feedback_url is not None:
+            self._feedback_thread = threading.Thread(
+                target=self._feedback_loop, name="rehearsal-feedback", daemon=True
+            )
+            self._feedback_thread.start()
         return self
 
     def stop(self) -> LoadStats:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._feedback_thread is not None:
+            self._feedback_thread.join(timeout=30)
         return self.stats
+
+    def _feedback_loop(self) -> None:
+        assert self.feedback_url is not None
+        with httpx.Client(timeout=10.0) as client:
+            while not self._stop.is_set():
+                if not self._feedback or self._feedback[0][0] > time.monotonic():
+                    self._stop.wait(0.05)
+                    continue
+                _, prediction_id, truth = self._feedback.popleft()
+                body = {"prediction_id": prediction_id, "labels": truth}
+                try:
+                    status = client.post(f"{self.feedback_url}/feedback", json=body).status_code
+                except httpx.HTTPError:
+                    status = 0
+                self.stats.feedback[status] += 1  # only this thread writes it
 
     def _loop(self) -> None:
         period = 1.0 / self.rate
@@ -132,7 +198,12 @@ class LoadGenerator:
             assert url is not None
             sent = True
             try:
-                status = client.post(f"{url}/invocations", json=self.payload(i)).status_code
+                answer = client.post(f"{url}/invocations", json=self.payload(i))
+                status = answer.status_code
+                prediction_id = answer.headers.get("x-prediction-id")
+                if self.feedback_url is not None and status == 200 and prediction_id:
+                    due = time.monotonic() + self.feedback_delay
+                    self._feedback.append((due, prediction_id, self.truth(i)))
             except httpx.HTTPError:
                 failed = True
         finally:

@@ -3,7 +3,9 @@
 - ``champion``: the stable version (seed 42);
 - ``retrained``: a good canary, same data and quality, another seed;
 - ``flipped``: trained on inverted labels, so it predicts the opposite probabilities — a
-  canary whose prediction distribution has clearly drifted.
+  canary whose prediction distribution has clearly drifted;
+- ``partly-flipped``: trained with 40% of the labels flipped — right about 70% of the time
+  instead of about 96%: a canary only live accuracy (ground-truth feedback) exposes clearly.
 
 Each model is registered and then fetched into a plain directory, which the API processes
 load through ``MODEL_URI=<directory>`` (no tracking server needed while serving).
@@ -37,6 +39,7 @@ SPECS = {
     "champion": ModelSpec("champion", seed=42, label_noise=0.0),
     "retrained": ModelSpec("retrained", seed=7, label_noise=0.0),
     "flipped": ModelSpec("flipped", seed=42, label_noise=1.0),
+    "partly-flipped": ModelSpec("partly-flipped", seed=7, label_noise=0.4),
 }
 
 

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +107,7 @@ class PrometheusServer:
         workdir: Path | None = None,
         scrape_interval: str = "1s",
         basic_auth: tuple[str, str] | None = None,
+        rule_files: Sequence[Path] = (),
     ) -> None:
         self.binary = find_prometheus()
         self._own_dir = workdir is None
@@ -118,6 +120,7 @@ class PrometheusServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "prometheus.log"
         self.basic_auth = basic_auth  # protects the HTTP API (web config), for auth tests
+        self.rule_files = list(rule_files)
 
     @property
     def config_path(self) -> Path:
@@ -143,10 +146,12 @@ class PrometheusServer:
                     ],
                 }
             )
-        config = {
+        config: dict[str, object] = {
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": "1s"},
             "scrape_configs": scrape_configs,
         }
+        if self.rule_files:
+            config["rule_files"] = [str(path) for path in self.rule_files]
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         os.replace(tmp, self.config_path)
@@ -222,6 +227,17 @@ class PrometheusServer:
                 pass
             time.sleep(0.5)
         raise HarnessError(f"no data for {query!r} within {timeout:.0f}s")
+
+    def firing(self, alertname: str) -> list[dict[str, str]]:
+        """The labels of every firing instance of ``alertname`` (empty when none or on error)."""
+        query = f'ALERTS{{alertname="{alertname}",alertstate="firing"}}'
+        try:
+            body = httpx.get(
+                f"{self.url}/api/v1/query", params={"query": query}, timeout=5.0
+            ).json()
+        except (httpx.HTTPError, ValueError):
+            return []
+        return [dict(r["metric"]) for r in body.get("data", {}).get("result", [])]
 
     def kill(self) -> None:
         """Stop abruptly (the 'Prometheus died mid-run' scenario)."""

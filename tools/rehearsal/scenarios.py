@@ -18,6 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from tools.analysis.analyze import load_template, run_template
 from tools.analysis.durations import format_duration, parse_duration
@@ -27,19 +30,26 @@ from tools.analysis.run import Measurement, MetricResult, RunResult
 from tools.analysis.template import Overrides, SpecError, TemplateError
 from tools.errors import UserError
 from tools.rehearsal.api import ApiProcess
-from tools.rehearsal.load import LoadGenerator, LoadStats, validation_rows
+from tools.rehearsal.load import LoadGenerator, LoadStats, labelled_rows
 from tools.rehearsal.models import TrainedModels, train_models
 from tools.rehearsal.prometheus import HarnessError, PrometheusServer, Target
 from tools.repo import repo_root
 
 NAMESPACE = "model-api-rehearsal"
 TEMPLATES = ("success-rate", "latency-p95", "prediction-drift")
+# Alone: its window default (10m) differs from the others' (2m), and merged templates must agree.
+ACCURACY_TEMPLATES = ("accuracy",)
 DECISIONS = {
     Phase.SUCCESSFUL: "promote",
     Phase.FAILED: "abort",
     Phase.ERROR: "abort",
     Phase.INCONCLUSIVE: "pause (Inconclusive: a human decides)",
 }
+
+
+QUALITY_RULES = "base/monitoring/prometheusrule-model-api-quality.yaml"
+# The quality alerts' `for:` (30m, 10m) scaled down for the rehearsal's Prometheus.
+RULE_FOR = "5s"
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,15 @@ class Scenario:
     rate: float = 40.0
     kill_prometheus: bool = False
     expected: tuple[Phase, ...] = (Phase.SUCCESSFUL,)
+    templates: tuple[str, ...] = TEMPLATES
+    # The load generator posts the true labels of what it sent (POST /feedback to the stable).
+    feedback: bool = False
+    # Rows sent: the validation split, or all rows (the population training describes).
+    rows: str = "validation"
+    # Columns multiplied by a factor in every row sent (input drift, for every API alike).
+    shift: tuple[tuple[str, float], ...] = ()
+    # Alert (name, labels) that must fire in the rehearsal's Prometheus during the scenario.
+    alert: tuple[str, tuple[tuple[str, str], ...]] | None = None
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -89,8 +108,43 @@ SCENARIOS: dict[str, Scenario] = {
             kill_prometheus=True,
             expected=(Phase.ERROR,),
         ),
+        Scenario(
+            "accuracy-good",
+            "a retrained canary, judged on live accuracy from delayed ground-truth feedback",
+            templates=ACCURACY_TEMPLATES,
+            feedback=True,
+            canary_share=0.2,
+        ),
+        Scenario(
+            "accuracy-worse",
+            "the canary's model was trained on 40% flipped labels; ground truth arrives late",
+            canary_model="partly-flipped",
+            templates=ACCURACY_TEMPLATES,
+            feedback=True,
+            canary_share=0.2,
+            expected=(Phase.FAILED,),
+        ),
+        Scenario(
+            "input-drift",
+            "every client sends 'mean radius' x1.5: the drift alert fires, the canary is fine",
+            rows="all",
+            shift=(("mean radius", 1.5),),
+            alert=("ModelApiInputDrift", (("feature", "mean radius"),)),
+        ),
     )
 }
+# Names that run several scenarios: `--scenario accuracy` shows both verdicts.
+GROUPS: dict[str, tuple[str, ...]] = {"accuracy": ("accuracy-good", "accuracy-worse")}
+
+
+def expand(names: Sequence[str]) -> list[str]:
+    """Scenario names with groups replaced by their members (order kept, no repeats)."""
+    expanded: list[str] = []
+    for name in names:
+        for member in GROUPS.get(name, (name,)):
+            if member not in expanded:
+                expanded.append(member)
+    return expanded
 
 
 @dataclass(frozen=True)
@@ -133,6 +187,8 @@ class ScenarioResult:
     load: LoadStats
     canary_hash: str
     notes: list[str] = field(default_factory=list)
+    # Whether the scenario's alert fired (None: the scenario expects none).
+    alert_fired: bool | None = None
 
     @property
     def decision(self) -> str:
@@ -140,7 +196,7 @@ class ScenarioResult:
 
     @property
     def as_expected(self) -> bool:
-        return self.run.phase in self.scenario.expected
+        return self.run.phase in self.scenario.expected and self.alert_fired is not False
 
 
 def default_repo() -> Path:
@@ -162,7 +218,7 @@ class Rehearsal:
         templates: tuple[str, ...] = TEMPLATES,
         repo: Path | None = None,
         models: TrainedModels | None = None,
-        model_keys: tuple[str, ...] = ("champion", "retrained", "flipped"),
+        model_keys: tuple[str, ...] = ("champion", "retrained", "flipped", "partly-flipped"),
         log: bool = True,
     ) -> None:
         self._own_dir = workdir is None
@@ -176,7 +232,8 @@ class Rehearsal:
         self.stable_hash = "stable" + secrets.token_hex(3)
         self.prometheus: PrometheusServer | None = None
         self.stable: ApiProcess | None = None
-        self._rows: tuple[list[str], list[list[float]]] | None = None
+        self._rows: dict[str, tuple[list[str], list[list[float]], list[int]]] = {}
+        self._templates: dict[tuple[str, ...], Any] = {}
 
     def log(self, message: str) -> None:
         if self.log_enabled:
@@ -196,13 +253,16 @@ class Rehearsal:
     def setup(self) -> None:
         # Resolve templates first: a broken template should fail before minutes of setup.
         repo = self.repo or default_repo()
+        self._repo = repo
         self.template = load_template(self.template_names, repo)
+        self._templates[self.template_names] = self.template
         if self.models is None:
             self.log("training models into a temporary MLflow store")
             self.models = train_models(self.workdir / "models", self.model_keys)
-        self._rows = validation_rows()
         self.log("starting Prometheus")
-        self.prometheus = PrometheusServer(self.workdir / "prometheus").start()
+        rules = scaled_rules(repo / QUALITY_RULES, self.workdir / "rules-model-quality.yaml")
+        self.prometheus = PrometheusServer(self.workdir / "prometheus", rule_files=[rules])
+        self.prometheus.start()
         self.log("starting the stable API (champion)")
         self.stable = ApiProcess("stable", self.models.path("champion"), self.workdir).start()
         self.prometheus.add_target(Target(self.stable.address, NAMESPACE, self.stable_hash))
@@ -215,9 +275,19 @@ class Rehearsal:
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def rows(self, split: str) -> tuple[list[str], list[list[float]], list[int]]:
+        if split not in self._rows:
+            self._rows[split] = labelled_rows(split)
+        return self._rows[split]
+
+    def template_for(self, scenario: Scenario) -> Any:
+        if scenario.templates not in self._templates:
+            self._templates[scenario.templates] = load_template(scenario.templates, self._repo)
+        return self._templates[scenario.templates]
+
     def run(self, scenario: Scenario) -> ScenarioResult:
         assert self.prometheus is not None and self.stable is not None
-        assert self.models is not None and self._rows is not None
+        assert self.models is not None
         canary_hash = "canary" + secrets.token_hex(3)
         self.log(f"scenario {scenario.name}: {scenario.description}")
         canary = ApiProcess(
@@ -239,7 +309,7 @@ class Rehearsal:
                 own_prometheus.add_target(Target(self.stable.address, NAMESPACE, self.stable_hash))
                 prometheus = own_prometheus
             prometheus.add_target(canary_target)
-            columns, rows = self._rows
+            columns, rows, labels = self.rows(scenario.rows)
             load = LoadGenerator(
                 self.stable.url,
                 canary.url if scenario.canary_share > 0 else None,
@@ -247,6 +317,9 @@ class Rehearsal:
                 canary_share=scenario.canary_share,
                 columns=columns,
                 rows=rows,
+                labels=labels if scenario.feedback else None,
+                feedback_url=self.stable.url,
+                shift=dict(scenario.shift),
             ).start()
             prometheus.wait_for_series(f'up{{rollouts_pod_template_hash="{canary_hash}"}} == 1')
             if scenario.canary_share > 0:
@@ -257,9 +330,16 @@ class Rehearsal:
                 )
             self.log(f"load running; waiting {self.timing.warmup:.0f}s for the rate window")
             time.sleep(self.timing.warmup)
-            run = self._analyse(prometheus, canary_hash, kill=own_prometheus)
+            run = self._analyse(
+                prometheus, canary_hash, kill=own_prometheus, template=self.template_for(scenario)
+            )
             if own_prometheus is not None:
                 notes.append("Prometheus was killed after the first round of measurements")
+            alert_fired = None
+            if scenario.alert is not None:
+                alert_fired = self._wait_for_alert(prometheus, *scenario.alert)
+                state = "fired" if alert_fired else "did NOT fire"
+                notes.append(f"alert {scenario.alert[0]} {dict(scenario.alert[1])} {state}")
         finally:
             stats = load.stop() if load is not None else LoadStats()
             canary.stop()
@@ -267,10 +347,31 @@ class Rehearsal:
                 own_prometheus.stop()
             else:
                 prometheus.remove_target(canary_target)
-        return ScenarioResult(scenario, run, stats, canary_hash, notes)
+        return ScenarioResult(scenario, run, stats, canary_hash, notes, alert_fired)
+
+    def _wait_for_alert(
+        self,
+        prometheus: PrometheusServer,
+        name: str,
+        labels: tuple[tuple[str, str], ...],
+        timeout: float = 60.0,
+    ) -> bool:
+        """Whether ``name`` fires with ``labels`` (in the scenario's namespace) within timeout."""
+        wanted = {"namespace": NAMESPACE, **dict(labels)}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for alert in prometheus.firing(name):
+                if all(alert.get(k) == v for k, v in wanted.items()):
+                    return True
+            time.sleep(1.0)
+        return False
 
     def _analyse(
-        self, prometheus: PrometheusServer, canary_hash: str, kill: PrometheusServer | None
+        self,
+        prometheus: PrometheusServer,
+        canary_hash: str,
+        kill: PrometheusServer | None,
+        template: Any,
     ) -> RunResult:
         args = {
             "namespace": NAMESPACE,
@@ -280,7 +381,7 @@ class Rehearsal:
         }
         overrides = Overrides(count=self.timing.count, interval=self.timing.interval)
         taken = itertools.count(1)
-        metric_count = len(self.template.metric_names)
+        metric_count = len(template.metric_names)
 
         def after_measurement(_result: MetricResult, _m: Measurement) -> None:
             # Kill Prometheus once every metric has been measured once: mid-run.
@@ -290,7 +391,7 @@ class Rehearsal:
 
         self.log(f"analysis: {metric_count} metrics, {self.timing.count} x {self.timing.interval}")
         return run_template(
-            self.template,
+            template,
             prometheus=prometheus.url,
             args=args,
             overrides=overrides,
@@ -312,6 +413,7 @@ def rehearse(
     """Run the named scenarios in one shared environment; *on_result* sees each as it ends,
     and with *report_dir* each gets an HTML report ``rehearsal-<name>.html`` there."""
     results: list[ScenarioResult] = []
+    names = expand(names)
     try:
         keys = ("champion", *sorted({SCENARIOS[n].canary_model for n in names}))
         with Rehearsal(timing=timing, log=log, model_keys=keys) as rehearsal:
@@ -328,3 +430,20 @@ def rehearse(
     except OSError as exc:
         raise UserError(f"rehearsal failed: {exc}") from None
     return results
+
+
+def scaled_rules(source: Path, target: Path) -> Path:
+    """The quality PrometheusRule's groups as a Prometheus rule file, timing scaled down:
+    groups evaluated every second and every alert's ``for`` :data:`RULE_FOR`."""
+    try:
+        document = yaml.safe_load(source.read_text(encoding="utf-8"))
+        groups = document["spec"]["groups"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise HarnessError(f"cannot read the quality rules {source}: {exc}") from None
+    for group in groups:
+        group["interval"] = "1s"
+        for rule in group["rules"]:
+            if "alert" in rule:
+                rule["for"] = RULE_FOR
+    target.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False), encoding="utf-8")
+    return target
