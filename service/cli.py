@@ -1,4 +1,5 @@
-"""``model-api``: ``serve`` the model over HTTP, or ``train`` and register a new version."""
+"""``model-api``: ``serve`` the model over HTTP, ``train`` and register a new version, or
+``feedback import`` ground truth from a CSV into a running API."""
 
 from __future__ import annotations
 
@@ -55,6 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="also serve OIP v2 over gRPC on this port (MODEL_API_GRPC_PORT, default off)",
     )
+    feedback = commands.add_parser(
+        "feedback",
+        help="ground truth for earlier predictions (see docs/MONITORING.md)",
+        description="Ground truth for earlier predictions.",
+    )
+    actions = feedback.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do (import)"
+    )
+    importer = actions.add_parser(
+        "import",
+        help="back-fill labels from a CSV (prediction_id,row,label) through POST /feedback",
+        description="Back-fill labels from a CSV with the header prediction_id,row,label (row = "
+        "the row's index in its request, from 0): one POST /feedback per prediction id to a "
+        "running API, validated and counted like live feedback. Exit 0 when every prediction "
+        "was joined (now or before), 1 otherwise.",
+    )
+    importer.add_argument("file", metavar="FILE", help="the CSV file")
+    importer.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="the API (default http://127.0.0.1:8000)"
+    )
+    importer.add_argument(
+        "--token-file", help="file holding the bearer token (as MODEL_API_TOKEN_FILE)"
+    )
     train = commands.add_parser(
         "train",
         help="train, log and register a model (see 'model-api train --help')",
@@ -78,7 +102,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 1
         return training_cli.main(arguments[1:])
-    return _serve(build_parser().parse_args(arguments))
+    args = build_parser().parse_args(arguments)
+    if args.command == "feedback":
+        return _feedback_import(args)
+    return _serve(args)
+
+
+def _feedback_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from service.feedback_import import ImportError_, import_file
+
+    try:
+        token = Path(args.token_file).read_text().strip() if args.token_file else None
+        report = import_file(Path(args.file), args.url, token)
+    except (ImportError_, OSError) as exc:
+        print(f"model-api feedback import: {exc}", file=sys.stderr)
+        return 1
+    for problem in report.problems:
+        print(f"model-api feedback import: {problem}", file=sys.stderr)
+    print(
+        f"{report.counted} predictions labelled, {report.already} had their labels already, "
+        f"{len(report.problems)} problems"
+    )
+    return 0 if report.ok else 1
 
 
 def _serve(args: argparse.Namespace) -> int:
