@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -138,7 +138,72 @@ def _pull_from(item: Any, answer: Answer) -> PullRequest:
     return PullRequest(number=number, url=_clean(url), head=refs[0], base=refs[1])
 
 
-class GitHubClient:
+class ForgeClient:
+    """What the GitHub and GitLab clients share: one httpx client whose answers are read whole,
+    at most *max_body* bytes within *timeout* seconds, and transport failures as
+    :class:`GitHubError` naming the call. Use it as a context manager."""
+
+    forge = "GitHub"  # as messages name it
+
+    def __init__(
+        self, api_url: str, headers: Mapping[str, str], *, timeout: float, max_body: int
+    ) -> None:
+        try:
+            self._http = httpx.Client(
+                base_url=api_url.rstrip("/"), timeout=timeout, headers=dict(headers)
+            )
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise GitHubError(f"{self.forge} API URL {api_url!r} is not usable: {exc}") from None
+        self._timeout = timeout
+        self._max_body = max_body
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _fetch(
+        self, method: str, path: str, where: str, **kwargs: Any
+    ) -> tuple[httpx.Response, bytes]:
+        """The answer and its whole body; raises GitHubError when none arrives."""
+        try:
+            with self._http.stream(method, path, **kwargs) as response:
+                body = self._read(response, where)
+        except httpx.HTTPError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise GitHubError(f"{self.forge} API: {where}: {_clean(reason)}") from None
+        except httpx.InvalidURL as exc:
+            raise GitHubError(f"{self.forge} API: {where}: invalid URL: {exc}") from None
+        return response, body
+
+    def _read(self, response: httpx.Response, where: str) -> bytes:
+        """The whole body, at most ``max_body`` bytes, within ``timeout`` seconds in all."""
+        deadline = time.monotonic() + self._timeout
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_body:
+                raise GitHubError(
+                    f"{self.forge} API: {where}: {response.status_code}: the answer is larger "
+                    f"than {self._max_body // 1024} KiB; not reading it",
+                    status=response.status_code,
+                )
+            if time.monotonic() > deadline:
+                raise GitHubError(
+                    f"{self.forge} API: {where}: {response.status_code}: the answer did not "
+                    f"arrive within {self._timeout:g}s",
+                    status=response.status_code,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class GitHubClient(ForgeClient):
     """A small synchronous client; use it as a context manager.
 
     *timeout* bounds each network operation and, as a whole, the reading of one answer;
@@ -153,30 +218,13 @@ class GitHubClient:
         timeout: float = 30.0,
         max_body: int = MAX_BODY,
     ):
-        try:
-            self._http = httpx.Client(
-                base_url=api_url.rstrip("/"),
-                timeout=timeout,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/vnd.github+json",
-                    "X-GitHub-Api-Version": _API_VERSION,
-                    "User-Agent": "gitops-tools",
-                },
-            )
-        except (httpx.InvalidURL, ValueError) as exc:
-            raise GitHubError(f"GitHub API URL {api_url!r} is not usable: {exc}") from None
-        self._timeout = timeout
-        self._max_body = max_body
-
-    def __enter__(self) -> GitHubClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": _API_VERSION,
+            "User-Agent": "gitops-tools",
+        }
+        super().__init__(api_url, headers, timeout=timeout, max_body=max_body)
 
     # ------------------------------------------------------------------ calls
 
@@ -224,42 +272,13 @@ class GitHubClient:
 
     def _call(self, method: str, path: str, *, what: str, **kwargs: Any) -> Answer:
         where = f"{what} ({method} {path})"
-        try:
-            with self._http.stream(method, path, **kwargs) as response:
-                body = self._read(response, where)
-        except httpx.HTTPError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise GitHubError(f"GitHub API: {where}: {_clean(reason)}") from None
-        except httpx.InvalidURL as exc:
-            raise GitHubError(f"GitHub API: {where}: invalid URL: {exc}") from None
+        response, body = self._fetch(method, path, where, **kwargs)
         status = response.status_code
         if not 200 <= status < 300:
             raise _error(response, body, where)
         if not body.strip():
             return Answer(status, None, where)
         return Answer(status, _decode(body, response, where), where)
-
-    def _read(self, response: httpx.Response, where: str) -> bytes:
-        """The whole body, at most ``max_body`` bytes, within ``timeout`` seconds in all."""
-        deadline = time.monotonic() + self._timeout
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self._max_body:
-                raise GitHubError(
-                    f"GitHub API: {where}: {response.status_code}: the answer is larger than "
-                    f"{self._max_body // 1024} KiB; not reading it",
-                    status=response.status_code,
-                )
-            if time.monotonic() > deadline:
-                raise GitHubError(
-                    f"GitHub API: {where}: {response.status_code}: the answer did not arrive "
-                    f"within {self._timeout:g}s",
-                    status=response.status_code,
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def _decode(body: bytes, response: httpx.Response, where: str) -> Any:

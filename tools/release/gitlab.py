@@ -6,7 +6,8 @@ as :mod:`tools.release.github`, through GitLab's REST API v4.
 * ``PUT /projects/:id/merge_requests/:iid`` with ``add_labels`` labels it.
 
 ``:id`` is the URL-encoded project path (``group/sub/project``). The token (``GITLAB_TOKEN``)
-goes in the ``PRIVATE-TOKEN`` header. Errors are :class:`GitHubError`s, the forge error that
+goes in the ``PRIVATE-TOKEN`` header. Answers are read as for GitHub (:class:`ForgeClient`: bounded
+in size and time). Errors are :class:`GitHubError`s, the forge error that
 :func:`tools.release.ship.ship` handles, so both forges share one shipping flow.
 """
 
@@ -17,11 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import httpx
-
 from tools.errors import UserError
 from tools.release.github import (
     MAX_BODY,
+    ForgeClient,
     GitHubError,
     PullRequest,
     PullRequestExists,
@@ -57,27 +57,21 @@ def project_from(text: str) -> RepoSlug:
     return RepoSlug("/".join(segments[:-1]), segments[-1])
 
 
-class GitLabClient:
+class GitLabClient(ForgeClient):
     """Merge requests through the GitLab REST API; use it as a context manager."""
 
-    def __init__(self, token: str, api_url: str = DEFAULT_API_URL, *, timeout: float = 30.0):
-        try:
-            self._http = httpx.Client(
-                base_url=api_url.rstrip("/"),
-                timeout=timeout,
-                headers={"PRIVATE-TOKEN": token, "User-Agent": "gitops-tools"},
-            )
-        except (httpx.InvalidURL, ValueError) as exc:
-            raise GitHubError(f"GitLab API URL {api_url!r} is not usable: {exc}") from None
+    forge = "GitLab"
 
-    def __enter__(self) -> GitLabClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
+    def __init__(
+        self,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        timeout: float = 30.0,
+        max_body: int = MAX_BODY,
+    ):
+        headers = {"PRIVATE-TOKEN": token, "User-Agent": "gitops-tools"}
+        super().__init__(api_url, headers, timeout=timeout, max_body=max_body)
 
     def find_open_pull(self, repo: RepoSlug, branch: str) -> PullRequest | None:
         data = self._call(
@@ -122,16 +116,7 @@ class GitLabClient:
 
     def _call(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
         where = f"{what} ({method} {path})"
-        try:
-            with self._http.stream(method, path, **kwargs) as response:
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BODY:
-                        raise GitHubError(f"GitLab API: {where}: answer over {MAX_BODY} bytes")
-        except httpx.HTTPError as exc:
-            reason = _clean(str(exc) or type(exc).__name__)
-            raise GitHubError(f"GitLab API: {where}: {reason}") from None
+        response, body = self._fetch(method, path, where, **kwargs)
         try:
             data = json.loads(body) if body.strip() else None
         except (ValueError, RecursionError):
