@@ -383,6 +383,17 @@ class StrictLoader(_Loader):  # type: ignore[misc]
         self.problems.append(KeyProblem(message, *_start(key_node)))
         return text
 
+    def _plain_key(self, key_node: yaml.Node) -> str:
+        """A mapping key of the fast path as text; anything unusual goes the composed way."""
+        if type(key_node) is not yaml.ScalarNode or key_node.tag == _MERGE:
+            raise _Unusual
+        key_tag = key_node.tag
+        if key_tag == _STR or key_tag in _AS_STRING:
+            return str(key_node.value)
+        if key_tag in _KEY_KINDS or key_tag == _NULL:
+            return self._string_key(key_node)
+        raise _Unusual
+
     def _plain(
         self,
         node: yaml.Node,
@@ -435,16 +446,9 @@ class StrictLoader(_Loader):  # type: ignore[misc]
             marks[3 * entry + 2] = len(marks) // 3
         elif kind is yaml.MappingNode and tag == _MAP:
             result = {}
+            plain_key = self._plain_key
             for key_node, value_node in node.value:
-                if type(key_node) is not yaml.ScalarNode or key_node.tag == _MERGE:
-                    raise _Unusual
-                key_tag = key_node.tag
-                if key_tag == _STR or key_tag in _AS_STRING:
-                    name = key_node.value
-                elif key_tag in _KEY_KINDS or key_tag == _NULL:
-                    name = self._string_key(key_node)
-                else:
-                    raise _Unusual
+                name = plain_key(key_node)
                 result[name] = self._plain(value_node, built)
             if len(result) != len(node.value):
                 raise _Unusual  # a duplicate key: reported the PyYAML way, in its order
@@ -462,16 +466,9 @@ class StrictLoader(_Loader):  # type: ignore[misc]
         plain = self._plain
         if kind is yaml.MappingNode and tag == _MAP:
             result: Any = {}
+            plain_key = self._plain_key
             for key_node, value_node in node.value:
-                if type(key_node) is not yaml.ScalarNode or key_node.tag == _MERGE:
-                    raise _Unusual
-                key_tag = key_node.tag
-                if key_tag == _STR or key_tag in _AS_STRING:
-                    name = key_node.value
-                elif key_tag in _KEY_KINDS or key_tag == _NULL:
-                    name = self._string_key(key_node)
-                else:
-                    raise _Unusual
+                name = plain_key(key_node)
                 child = len(marks) // 3
                 start = key_node.start_mark
                 marks += (start.line + 1, start.column + 1, child + 1)
