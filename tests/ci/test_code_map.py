@@ -7,7 +7,8 @@ Each rule names the files that break it, so a failure says where to look:
   reaches ``training`` (lazily, for ``model-api train``): the serving image holds only serving;
 - one module moves an MLflow alias (:mod:`training.policy`);
 - a private name (``_name``) is used only inside its own package (folder);
-- a test imports from ``tests.`` only ``tests.support``, and never a conftest.
+- a test imports from ``tests.`` only ``tests.support``, and never a conftest;
+- the registered model's name is spelt out once, ``service.registry.MODEL_NAME``.
 """
 
 from __future__ import annotations
@@ -227,6 +228,36 @@ def test_tests_import_only_the_support_package() -> None:
     assert offenders == []
 
 
+def names_the_model(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """A literal that stands for the registered model: a ``models:/`` URI or v2 path with the
+    name, or the bare name given as a model name (the app, image and job names are others)."""
+    if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+        return False
+    if "models:/model-api" in node.value or "/models/model-api" in node.value:
+        return not isinstance(parents.get(node), ast.Expr)  # docstrings may say it
+    if node.value != "model-api":
+        return False
+    parent = parents.get(node)
+    if isinstance(parent, ast.keyword):
+        return parent.arg is not None and "model_name" in parent.arg
+    if isinstance(parent, ast.Assign | ast.AnnAssign):
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        return any(isinstance(t, ast.Name) and "MODEL" in t.id.upper() for t in targets)
+    return False
+
+
+def test_the_model_name_is_defined_once() -> None:
+    offenders = []
+    for path, tree in SOURCES:
+        if in_folder(path, "tests") or path == Path("service/registry.py"):
+            continue
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        offenders += [
+            f"{path}:{node.lineno}" for node in ast.walk(tree) if names_the_model(node, parents)
+        ]
+    assert offenders == []
+
+
 def test_the_rules_see_a_breach() -> None:
     """The scans read what they should: a made-up module breaking every rule is caught."""
     source = (
@@ -250,3 +281,10 @@ def test_the_rules_see_a_breach() -> None:
     assert list(private_uses(path, tree)) == [(5, private)]
     assert owner_package(private) == "service" != package_of(path)
     assert owner_package("service.routes." + "_x") == "service.routes"
+    named = ast.parse(
+        'URI = "models:/' + 'model-api@champion"\n'
+        'request(model_name="model-' + 'api")\n'
+        'SERVICE_NAME = "model-' + 'api"\n'
+    )
+    parents = {child: node for node in ast.walk(named) for child in ast.iter_child_nodes(node)}
+    assert [n.lineno for n in ast.walk(named) if names_the_model(n, parents)] == [1, 2]
