@@ -54,6 +54,8 @@ PROTOCOLS = {
     "grpc": "OIP v2 gRPC",
 }
 DOC = ROOT / "docs" / "PERFORMANCE.md"
+# model-api with the prediction log off; the "model-api" rows have it on (a SQLite store).
+NOLOG = "model-api (log off)"
 START, END = "<!-- bench:serve:start -->", "<!-- bench:serve:end -->"
 MODEL_URI = DEFAULT_MODEL_URI
 
@@ -109,6 +111,9 @@ def cases() -> list[Case]:
         Case("model-api", 1, 16, 100, "v2-binary"),
         Case("model-api", 1, 16, 1, "grpc"),
         Case("model-api", 1, 16, 100, "grpc"),
+        # The prediction log off (MODEL_API_FEEDBACK_STORE=off): what the log costs.
+        Case(NOLOG, 1, 16, 1),
+        Case(NOLOG, 1, 16, 100),
         Case("minimal", 1, 1, 1),
         Case("minimal", 1, 16, 1),
         Case("minimal", 2, 1, 1),
@@ -175,7 +180,7 @@ def server_command(case: Case, port: int, grpc_port: int | None = None) -> list[
             "-w",
             str(case.workers),
         ]
-    if case.server == "model-api":
+    if case.server in ("model-api", NOLOG):
         return [
             python,
             "-m",
@@ -265,16 +270,23 @@ def start_servers(
     Idle servers cost no CPU, so keeping them all up lets the rounds interleave the servers.
     A server that fails to start is left out (its cases are reported as failed).
     """
-    urls = {}
+    urls: dict[tuple[str, int], Endpoint] = {}
     for key in dict.fromkeys((c.server, c.workers) for c in wanted):
         port = free_port()
         grpc_port = free_port() if key[0] == "model-api" else None
         base = f"http://127.0.0.1:{port}"
-        log = workdir / f"{key[0]}-w{key[1]}.log"
+        log = workdir / f"{key[0].split()[0]}-{len(urls)}-w{key[1]}.log"
         print(f"starting {key[0]} with {key[1]} worker(s) on {base} ...", file=sys.stderr)
+        store = "off" if key[0] == NOLOG else f"sqlite:///{workdir / f'feedback-{port}.sqlite'}"
+        server_env = {**env, "MODEL_API_FEEDBACK_STORE": store}
         try:
             stack.enter_context(
-                running(server_command(Case(*key, 1, 1), port, grpc_port), env, f"{base}/ping", log)
+                running(
+                    server_command(Case(*key, 1, 1), port, grpc_port),
+                    server_env,
+                    f"{base}/ping",
+                    log,
+                )
             )
         except RuntimeError as exc:
             print(f"  failed: {exc} (log: {log})", file=sys.stderr)
@@ -502,6 +514,32 @@ def goals(results: Sequence[Result]) -> list[str]:
     return [f"- {'met' if ok else 'MISSED'}: {text}" for text, ok in checks]
 
 
+def prediction_log_note(results: Sequence[Result]) -> list[str]:
+    """Throughput with the prediction log on (model-api rows) vs off (NOLOG rows)."""
+    lines = []
+    for rows in (1, 100):
+        on = measured(results, Case("model-api", 1, 16, rows))
+        off = measured(results, Case(NOLOG, 1, 16, rows))
+        if on is None or off is None:
+            continue
+        share = on.requests_per_s / off.requests_per_s
+        verdict = "within" if share >= 0.9 else "NOT within"
+        lines.append(
+            f"- {rows} row(s)/request, 16 connections: {on.requests_per_s:,.0f} req/s with the "
+            f"prediction log on vs {off.requests_per_s:,.0f} off ({100 * share:.0f}%: {verdict} "
+            "the 10% budget)."
+        )
+    if not lines:
+        return []
+    return [
+        "Prediction log (docs/MONITORING.md): the `model-api` rows run with the log on (ids, "
+        "queue, SQLite writes in the background, drift window), `model-api (log off)` with "
+        "`MODEL_API_FEEDBACK_STORE=off`:",
+        "",
+        *lines,
+    ]
+
+
 def multi_worker_note(results: Sequence[Result]) -> list[str]:
     """What the 2-worker, 1-connection rows say about the delayed-ACK pitfall (measured)."""
 
@@ -579,6 +617,8 @@ def section(
         f"{micro['pyfunc_1'] * 1e3:.2f} ms |",
         "",
         *multi_worker_note(results),
+        "",
+        *prediction_log_note(results),
     ]
     return "\n".join(lines)
 
@@ -626,7 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("mlflow", "model-api", "minimal"),
+        choices=("mlflow", "model-api", NOLOG, "minimal"),
         action="append",
         help="benchmark only these servers (repeatable)",
     )
