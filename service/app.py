@@ -101,6 +101,7 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     if quality.log is not None:  # MODEL_API_FEEDBACK_STORE=off: no /feedback route
         feedback.add_routes(app, quality, authorize=authorize, limits=limits)
     ops.add_routes(app, instruments)
+    ops.add_document(app, plane, secured=authorize.required)
     app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in HOT_PATHS)
     app.add_middleware(
         ObservabilityMiddleware,

@@ -15,6 +15,7 @@ import anyio.to_thread
 import orjson
 import starlette.routing
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
@@ -23,12 +24,12 @@ from service import errors
 from service.auth import BearerAuth
 from service.errors import ApiError
 from service.httpguard import BODY_TIMED_OUT
+from service.protocol import openapi
 
 JSON = "application/json"
 # Names the prediction on /invocations and v2 infer answers; POST /feedback refers to it.
 PREDICTION_ID_HEADER = "x-prediction-id"
 Endpoint = Callable[..., Coroutine[Any, Any, Response]]
-Authorize = Callable[[Request], None]
 T = TypeVar("T")
 # Bodies up to this size are decoded on the event loop (well under a millisecond for JSON);
 # larger ones in a worker thread, so one big CSV or JSON body never stalls health checks and
@@ -50,14 +51,27 @@ class DirectRoute(APIRoute):
     """An APIRoute whose handler passes the Request (and path parameters) straight through.
 
     FastAPI still documents the route in OpenAPI, but skips per-request dependency solving and
-    response serialization, which the inference endpoints do not use: they read the raw body
+    response serialization, which these endpoints do not use: they read the raw body
     themselves and return a finished Response. On one-row requests this is a large share of
     the per-request cost (see docs/SERVICE.md, Performance design). FastAPI documents custom
     ``route_class`` handlers as an extension point.
+
+    The handler's only inputs are the request and the path parameters, so that is all the
+    route documents: the parameters of the path template (never a query parameter made up
+    from an optional argument of the endpoint), and no FastAPI 422, which it cannot answer.
+    Bodies and responses are described by :mod:`service.protocol.openapi`.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        extra = dict(kwargs.pop("openapi_extra", None) or {})
+        kwargs["response_class"] = Response  # no default JSON 200: ``responses`` says it all
         super().__init__(path, endpoint, **kwargs)
+        # Documentation only: the handler below never solves this dependant.
+        self.dependant = Dependant(call=endpoint, path=self.path_format)
+        names = list(self.param_convertors)
+        if names:
+            extra["parameters"] = openapi.path_parameters(names)
+        self.openapi_extra = extra or None
         # Starlette's plain request/response adapter: FastAPI's adds two AsyncExitStacks per
         # request for dependencies with ``yield``, which these routes do not have.
         self.app = starlette.routing.request_response(self.get_route_handler())
@@ -72,22 +86,38 @@ class DirectRoute(APIRoute):
         return handler
 
 
-def inference_route(
-    app: FastAPI, path: str, *, tags: list[str], summary: str, body: dict[str, Any]
+def route(
+    app: FastAPI,
+    path: str,
+    *,
+    method: str = "GET",
+    tags: list[str],
+    summary: str,
+    responses: dict[int | str, Any],
+    body: dict[str, Any] | None = None,
+    secured: bool = False,
 ) -> Callable[[Endpoint], Endpoint]:
-    """Register a POST inference endpoint as a :class:`DirectRoute` on the app's own router.
+    """Register ``endpoint(request, **path_parameters)`` as a :class:`DirectRoute`.
 
-    (An included router would be one more level of matching per request.)
+    On the app's own router (an included router would be one more level of matching per
+    request); ``responses`` and ``body`` are the operation's OpenAPI objects, ``secured`` adds
+    the bearer-token requirement (set when a token file is configured).
     """
 
     def register(endpoint: Endpoint) -> Endpoint:
+        extra: dict[str, Any] = {}
+        if body is not None:
+            extra["requestBody"] = body
+        if secured:
+            extra["security"] = [{"bearer": []}]
         app.router.add_api_route(
             path,
             endpoint,
-            methods=["POST"],
+            methods=[method],
             tags=list(tags),
             summary=summary,
-            openapi_extra={"requestBody": body},
+            responses=responses,
+            openapi_extra=extra,
             route_class_override=DirectRoute,
         )
         return endpoint
@@ -95,15 +125,51 @@ def inference_route(
     return register
 
 
-def authorizer(auth: BearerAuth | None) -> Authorize:
+def inference_route(
+    app: FastAPI,
+    path: str,
+    *,
+    tags: list[str],
+    summary: str,
+    body: dict[str, Any],
+    responses: dict[int | str, Any],
+    authorize: Authorize,
+    family: str,
+) -> Callable[[Endpoint], Endpoint]:
+    """A POST :func:`route` that takes a body; secured (and 401 listed) when ``authorize``
+    checks a token. ``family`` (``mlflow`` or ``oip``) is the shape of the route's errors."""
+    if authorize.required:
+        responses = {**responses, 401: openapi.error_response(family, 401)}
+    return route(
+        app,
+        path,
+        method="POST",
+        tags=tags,
+        summary=summary,
+        responses=responses,
+        body=body,
+        secured=authorize.required,
+    )
+
+
+class Authorize:
     """The bearer-token check of the inference routes (a no-op without a token file)."""
 
-    def authorize(request: Request) -> None:
-        if auth is not None:
-            header = request.headers.get("authorization")
-            auth.check(None if header is None else header.encode("latin-1"))
+    def __init__(self, auth: BearerAuth | None) -> None:
+        self.auth = auth
 
-    return authorize
+    @property
+    def required(self) -> bool:
+        return self.auth is not None
+
+    def __call__(self, request: Request) -> None:
+        if self.auth is not None:
+            header = request.headers.get("authorization")
+            self.auth.check(None if header is None else header.encode("latin-1"))
+
+
+def authorizer(auth: BearerAuth | None) -> Authorize:
+    return Authorize(auth)
 
 
 async def read_body(request: Request, limits: BodyLimits) -> bytes:

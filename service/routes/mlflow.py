@@ -22,22 +22,46 @@ from service.routes.http import (
     inference_route,
     mlflow_error,
     read_body,
+    route,
 )
 
 
 def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: BodyLimits) -> None:
     """Register the MLflow scoring routes on ``app``; bodies over ``limits`` get 408/413."""
     version_text = mlflow_version()
+    readiness = openapi.responses(
+        "mlflow",
+        [503],
+        ok=openapi.ok("Ready: the body is a single newline labelled application/json, as MLflow"),
+    )
 
-    @app.get("/ping", tags=["mlflow"], summary="Readiness (MLflow): 200 once the model is loaded")
-    @app.get("/health", tags=["mlflow"], summary="Same as /ping")
-    async def ping() -> Response:
+    @route(
+        app,
+        "/ping",
+        tags=["mlflow"],
+        summary="Readiness (MLflow): 200 once the model is loaded",
+        responses=readiness,
+    )
+    @route(app, "/health", tags=["mlflow"], summary="Same as /ping", responses=readiness)
+    async def ping(request: Request) -> Response:
         if (error := plane.unavailable()) is not None:
             return mlflow_error(error)
         return Response(b"\n", media_type=JSON)
 
-    @app.get("/version", tags=["mlflow"], summary="The MLflow version, as mlflow models serve")
-    async def version() -> Response:
+    @route(
+        app,
+        "/version",
+        tags=["mlflow"],
+        summary="The MLflow version, as mlflow models serve",
+        responses=openapi.responses(
+            "mlflow",
+            [],
+            ok=openapi.ok(
+                "The bare version string (not JSON), labelled application/json as MLflow"
+            ),
+        ),
+    )
+    async def version(request: Request) -> Response:
         return Response(version_text.encode(), media_type=JSON)
 
     @inference_route(
@@ -46,6 +70,13 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
         tags=["mlflow"],
         summary="Predict (MLflow scoring protocol): JSON, CSV or Parquet in, predictions out",
         body=openapi.INVOCATIONS_BODY,
+        responses=openapi.responses(
+            "mlflow",
+            [400, 408, 413, 415, 500, 503],
+            ok=openapi.ok("The class label of each row", schema=openapi.PREDICTIONS),
+        ),
+        authorize=authorize,
+        family="mlflow",
     )
     async def invocations(request: Request) -> Response:
         try:

@@ -29,6 +29,7 @@ from service.routes.http import (
     json_response,
     oip_error,
     read_body,
+    route,
 )
 
 
@@ -43,23 +44,58 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
     live_body = orjson.dumps({"live": True})
     ready_body = orjson.dumps({"ready": True})
 
-    @app.get("/v2", tags=["v2"], summary="Server metadata")
-    async def server_metadata() -> Response:
+    def ok(description: str, schema: openapi.Schema) -> dict[int | str, object]:
+        return openapi.responses("oip", [], ok=openapi.ok(description, schema=schema))
+
+    @route(
+        app,
+        "/v2",
+        tags=["v2"],
+        summary="Server metadata",
+        responses=ok("Server metadata", openapi.SERVER_METADATA),
+    )
+    async def server_metadata(request: Request) -> Response:
         return Response(server, media_type=JSON)
 
-    @app.get("/v2/health/live", tags=["v2"], summary="Liveness: the process answers")
-    async def live() -> Response:
+    @route(
+        app,
+        "/v2/health/live",
+        tags=["v2"],
+        summary="Liveness: the process answers",
+        responses=ok("Live", openapi.LIVE),
+    )
+    async def live(request: Request) -> Response:
         return Response(live_body, media_type=JSON)
 
-    @app.get("/v2/health/ready", tags=["v2"], summary="Readiness: the model is loaded")
-    async def ready() -> Response:
+    @route(
+        app,
+        "/v2/health/ready",
+        tags=["v2"],
+        summary="Readiness: the model is loaded",
+        responses=openapi.responses("oip", [503], ok=openapi.ok("Ready", schema=openapi.READY)),
+    )
+    async def ready(request: Request) -> Response:
         if (error := plane.unavailable()) is not None:
             return oip_error(error)
         return Response(ready_body, media_type=JSON)
 
-    @app.get("/v2/models/{model_name}", tags=["v2"], summary="Model metadata")
-    @app.get("/v2/models/{model_name}/versions/{model_version}", tags=["v2"])
-    async def model_metadata(model_name: str, model_version: str | None = None) -> Response:
+    metadata = openapi.responses(
+        "oip", [404, 503], ok=openapi.ok("Model metadata", schema=openapi.MODEL_METADATA)
+    )
+
+    @route(
+        app, "/v2/models/{model_name}", tags=["v2"], summary="Model metadata", responses=metadata
+    )
+    @route(
+        app,
+        "/v2/models/{model_name}/versions/{model_version}",
+        tags=["v2"],
+        summary="Model metadata, one model version",
+        responses=metadata,
+    )
+    async def model_metadata(
+        request: Request, model_name: str, model_version: str | None = None
+    ) -> Response:
         try:
             schema = plane.model(model_name, model_version)
         except ApiError as error:
@@ -69,14 +105,36 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
             oip.metadata(name=info.name, version=info.version, platform=info.runtime, schema=schema)
         )
 
-    @app.get("/v2/models/{model_name}/ready", tags=["v2"], summary="Model readiness")
-    @app.get("/v2/models/{model_name}/versions/{model_version}/ready", tags=["v2"])
-    async def model_ready(model_name: str, model_version: str | None = None) -> Response:
+    model_readiness = openapi.responses(
+        "oip", [404, 503], ok=openapi.ok("The model is ready", schema=openapi.MODEL_READY)
+    )
+
+    @route(
+        app,
+        "/v2/models/{model_name}/ready",
+        tags=["v2"],
+        summary="Model readiness",
+        responses=model_readiness,
+    )
+    @route(
+        app,
+        "/v2/models/{model_name}/versions/{model_version}/ready",
+        tags=["v2"],
+        summary="Model readiness, one model version",
+        responses=model_readiness,
+    )
+    async def model_ready(
+        request: Request, model_name: str, model_version: str | None = None
+    ) -> Response:
         try:
             plane.model_ready(model_name, model_version)
         except ApiError as error:
             return oip_error(error)
         return json_response({"name": model_name, "ready": True})
+
+    infer_responses = openapi.responses(
+        "oip", [400, 404, 408, 413, 415, 500, 503], ok=openapi.INFER_OK
+    )
 
     @inference_route(
         app,
@@ -84,6 +142,9 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
         tags=["v2"],
         summary="Predict (Open Inference Protocol v2)",
         body=openapi.INFER_BODY,
+        responses=infer_responses,
+        authorize=authorize,
+        family="oip",
     )
     @inference_route(
         app,
@@ -91,6 +152,9 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
         tags=["v2"],
         summary="Predict (Open Inference Protocol v2), one model version",
         body=openapi.INFER_BODY,
+        responses=infer_responses,
+        authorize=authorize,
+        family="oip",
     )
     async def infer(
         request: Request, model_name: str, model_version: str | None = None

@@ -81,8 +81,11 @@ class LinearPredictor:
             raise RuntimeError(self.fail_load)
 
     def scores(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        z = features @ self.weights + self.bias
-        result: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-z))
+        # Clipped like a real model's inputs are bounded (the served RandomForest is finite on
+        # every finite input): extreme values must not overflow the dot product to inf - inf.
+        z = np.clip(features, -1e150, 1e150) @ self.weights + self.bias
+        with np.errstate(over="ignore"):
+            result: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-z))
         return result
 
     def predict(self, features: npt.NDArray[np.float64]) -> Prediction:
