@@ -76,7 +76,7 @@ REASONS = {
     400: "The body is malformed or does not fit the model signature; the message names the "
     "column, row or tensor.",
     401: "A bearer token is configured and `Authorization: Bearer <token>` is missing or wrong.",
-    404: "Unknown model name or version.",
+    404: "Unknown model name or version; on /feedback, an unknown or expired prediction id.",
     408: "The request body did not arrive within MODEL_API_BODY_TIMEOUT seconds (connection "
     "closed). A request head that did not arrive within MODEL_API_HEAD_TIMEOUT gets a "
     "plain-text 408 from the HTTP layer.",
@@ -87,7 +87,8 @@ REASONS = {
     431: "Request head over MODEL_API_MAX_HEAD_BYTES or MODEL_API_MAX_HEADERS (plain text from "
     "the HTTP layer; the connection closes).",
     500: "The model failed on valid input; details are in the server log.",
-    503: "The model is not loaded yet, or the server is shutting down.",
+    503: "The model is not loaded yet, or the server is shutting down; on /feedback, the "
+    "prediction log is unavailable.",
 }
 _HEAD_TIMEOUT = "The request head did not arrive within MODEL_API_HEAD_TIMEOUT seconds (plain text"
 " from the HTTP layer)."
@@ -95,13 +96,15 @@ _HEAD_TIMEOUT = "The request head did not arrive within MODEL_API_HEAD_TIMEOUT s
 HTTP_LAYER = (408, 431)
 
 
-def responses(family: str, statuses: Iterable[int], *, ok: Schema) -> dict[int | str, Any]:
-    """The ``responses`` of one operation: ``ok`` for 200, then each error status.
+def responses(
+    family: str, statuses: Iterable[int], *, ok: Schema, ok_status: int = 200
+) -> dict[int | str, Any]:
+    """The ``responses`` of one operation: ``ok`` for ``ok_status``, then each error status.
 
     ``family`` is ``mlflow`` or ``oip`` (the error shape of the route); 408 and 431 are listed on
     every operation since the HTTP layer answers them in plain text before any route runs.
     """
-    table: dict[int | str, Any] = {200: ok}
+    table: dict[int | str, Any] = {ok_status: ok}
     routed = set(statuses)
     for status in sorted(routed | set(HTTP_LAYER)):
         table[status] = error_response(family, status, routed=status in routed)
@@ -125,12 +128,20 @@ def error_response(family: str, status: int, *, routed: bool = True) -> Schema:
     return entry
 
 
-def ok(description: str, media: str = JSON, schema: Schema | None = None) -> Schema:
-    """A 200 response; ``schema=None`` for the MLflow bodies that are labelled JSON but are not."""
-    return {
+def ok(
+    description: str,
+    media: str = JSON,
+    schema: Schema | None = None,
+    headers: Mapping[str, Schema] | None = None,
+) -> Schema:
+    """A success response; ``schema=None`` for the MLflow bodies labelled JSON that are not."""
+    response: Schema = {
         "description": description,
         "content": {media: {} if schema is None else {"schema": schema}},
     }
+    if headers:
+        response["headers"] = dict(headers)
+    return response
 
 
 def obj(required: Iterable[str], **properties: Schema) -> Schema:
@@ -188,6 +199,13 @@ INFER_RESPONSE = obj(
     parameters={"type": "object"},
     outputs={"type": "array", "items": OUTPUT_TENSOR},
 )
+PREDICTION_ID = {
+    "X-Prediction-ID": {
+        "required": True,
+        "description": "The id of this prediction, for POST /feedback.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+    }
+}
 BINARY_HEADER = "Inference-Header-Content-Length"
 assert BINARY_HEADER.lower() == oip_binary.HEADER_LENGTH
 INFER_OK: Schema = {
@@ -196,14 +214,32 @@ INFER_OK: Schema = {
     f"application/octet-stream, the JSON header of {BINARY_HEADER} bytes followed by the raw "
     "little-endian tensors, in the order of `outputs`.",
     "headers": {
+        **PREDICTION_ID,
         BINARY_HEADER: {
             "description": "Length of the JSON header; only on application/octet-stream answers.",
             "schema": {"type": "integer", "minimum": 0},
-        }
+        },
     },
     "content": {
         JSON: {"schema": ref("InferResponse")},
         oip_binary.OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+FEEDBACK_OK = obj(
+    ["prediction_id", "rows", "counted", "model_version"],
+    prediction_id=STRING,
+    rows={"type": "integer", "minimum": 1},
+    counted={"type": "boolean", "description": "False when the labels had been sent before."},
+    model_version=STRING,
+)
+FEEDBACK_BODY: Schema = {
+    "required": True,
+    "content": {
+        JSON: {
+            "schema": ref("FeedbackRequest"),
+            "example": {"prediction_id": "3f9c2a7d1b6e4058-1a", "labels": [1, 0]},
+        }
     },
 }
 
@@ -298,20 +334,43 @@ def cell(column_type: str, *, required: bool) -> Schema:
 
 
 def model_components(
-    schema: InputSchema | None, *, name: str = "", version: str = ""
+    schema: InputSchema | None,
+    *,
+    name: str = "",
+    version: str = "",
+    classes: Iterable[int] = (),
+    labels_max: int = 100_000,
+    id_max: int = 64,
 ) -> dict[str, Schema]:
     """The component schemas of the document, the column-shaped ones from ``schema``.
 
     ``name`` and ``version`` are the served model's: the only values of the v2 path parameters
-    that do not answer 404. ``schema`` is None before the model is loaded (a document asked for
-    then says only that rows are objects); the server binds its port after loading, so clients
-    see the model's.
+    that do not answer 404; ``classes`` the labels it predicts (what /feedback takes).
+    ``schema`` is None before the model is loaded (a document asked for then says only that
+    rows are objects); the server binds its port after loading, so clients see the model's.
     """
     components: dict[str, Schema] = {
         "MlflowError": MLFLOW_ERROR,
         "OipError": OIP_ERROR,
         "InvocationsRequest": INVOCATIONS_JSON,
         "InferResponse": INFER_RESPONSE,
+        "FeedbackRequest": {
+            "type": "object",
+            "description": "One true label per row of the prediction, in its row order.",
+            "required": ["prediction_id", "labels"],
+            "additionalProperties": False,
+            "properties": {
+                "prediction_id": {"type": "string", "minLength": 1, "maxLength": id_max},
+                "labels": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": labels_max,
+                    "items": {"type": "integer", "enum": list(classes)}
+                    if classes
+                    else {"type": "integer"},
+                },
+            },
+        },
     }
     if schema is None:
         row: Schema = {"type": "object"}

@@ -15,34 +15,34 @@ from fastapi.responses import Response
 
 from service import errors
 from service.errors import ApiError
+from service.protocol import openapi
 from service.quality import Quality
-from service.routes.http import Authorize, BodyLimits, json_response, mlflow_error, read_body
-
-FEEDBACK_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["prediction_id", "labels"],
-                "properties": {
-                    "prediction_id": {"type": "string", "maxLength": 64},
-                    "labels": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
-                },
-            },
-            "example": {"prediction_id": "3f9c2a7d1b6e4058-1a", "labels": [1, 0]},
-        }
-    },
-}
+from service.routes.http import (
+    Authorize,
+    BodyLimits,
+    inference_route,
+    json_response,
+    mlflow_error,
+    read_body,
+)
 
 
 def add_routes(app: FastAPI, quality: Quality, *, authorize: Authorize, limits: BodyLimits) -> None:
-    @app.post(
+    @inference_route(
+        app,
         "/feedback",
         tags=["quality"],
         summary="True labels of an earlier prediction (by its X-Prediction-ID)",
-        status_code=202,
-        openapi_extra={"requestBody": FEEDBACK_BODY},
+        body=openapi.FEEDBACK_BODY,
+        responses=openapi.responses(
+            "mlflow",
+            [400, 404, 408, 413, 503],
+            ok=openapi.ok("The labels were joined with the prediction", schema=openapi.FEEDBACK_OK),
+            ok_status=202,
+        ),
+        authorize=authorize,
+        family="mlflow",
+        status=202,
     )
     async def feedback(request: Request) -> Response:
         try:

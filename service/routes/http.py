@@ -96,12 +96,14 @@ def route(
     responses: dict[int | str, Any],
     body: dict[str, Any] | None = None,
     secured: bool = False,
+    status: int = 200,
 ) -> Callable[[Endpoint], Endpoint]:
     """Register ``endpoint(request, **path_parameters)`` as a :class:`DirectRoute`.
 
     On the app's own router (an included router would be one more level of matching per
-    request); ``responses`` and ``body`` are the operation's OpenAPI objects, ``secured`` adds
-    the bearer-token requirement (set when a token file is configured).
+    request); ``responses`` and ``body`` are the operation's OpenAPI objects, ``status`` the
+    success status among them, ``secured`` adds the bearer-token requirement (set when a token
+    file is configured).
     """
 
     def register(endpoint: Endpoint) -> Endpoint:
@@ -117,6 +119,7 @@ def route(
             tags=list(tags),
             summary=summary,
             responses=responses,
+            status_code=status,
             openapi_extra=extra,
             route_class_override=DirectRoute,
         )
@@ -135,6 +138,7 @@ def inference_route(
     responses: dict[int | str, Any],
     authorize: Authorize,
     family: str,
+    status: int = 200,
 ) -> Callable[[Endpoint], Endpoint]:
     """A POST :func:`route` that takes a body; secured (and 401 listed) when ``authorize``
     checks a token. ``family`` (``mlflow`` or ``oip``) is the shape of the route's errors."""
@@ -149,6 +153,7 @@ def inference_route(
         responses=responses,
         body=body,
         secured=authorize.required,
+        status=status,
     )
 
 

@@ -73,7 +73,11 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
         responses=openapi.responses(
             "mlflow",
             [400, 408, 413, 415, 500, 503],
-            ok=openapi.ok("The class label of each row", schema=openapi.PREDICTIONS),
+            ok=openapi.ok(
+                "The class label of each row",
+                schema=openapi.PREDICTIONS,
+                headers=openapi.PREDICTION_ID,
+            ),
         ),
         authorize=authorize,
         family="mlflow",

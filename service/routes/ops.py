@@ -13,8 +13,10 @@ from starlette.exceptions import HTTPException
 from service import errors
 from service.dataplane import DataPlane
 from service.errors import ApiError
+from service.feedback import ID_MAX
 from service.instrumentation import EXPOSITION_CONTENT_TYPE, Instruments
 from service.protocol import openapi
+from service.quality import LABELS_MAX
 from service.routes.http import error_for_path, mlflow_error, route
 
 
@@ -63,6 +65,9 @@ def add_document(app: FastAPI, plane: DataPlane, *, secured: bool) -> None:
                 schema,
                 name="" if info is None else info.name,
                 version="" if info is None else info.version,
+                classes=plane.quality.classes,
+                labels_max=LABELS_MAX,
+                id_max=ID_MAX,
             )
             if secured:
                 components["securitySchemes"] = dict(openapi.security_scheme())
