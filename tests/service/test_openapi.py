@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openapi_spec_validator
 import pytest
 
 from service.app import create_app, data_plane
@@ -49,6 +50,21 @@ def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]
 @pytest.fixture(scope="module")
 def doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return document(tmp_path_factory.mktemp("doc"))
+
+
+@pytest.mark.parametrize("secured", [False, True])
+@pytest.mark.parametrize("loaded", [False, True])
+def test_the_document_is_valid_openapi(tmp_path: Path, secured: bool, loaded: bool) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    store = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
+    app = create_app(
+        settings(token_file=token_file if secured else None, feedback_store=store),
+        LinearPredictor(),
+    )
+    if loaded:
+        data_plane(app).load("models:/model-api@champion")
+    openapi_spec_validator.validate(app.openapi())
 
 
 def test_no_fastapi_validation_error_anywhere(doc: dict[str, Any]) -> None:
