@@ -233,6 +233,19 @@ FEEDBACK_OK = obj(
     counted={"type": "boolean", "description": "False when the labels had been sent before."},
     model_version=STRING,
 )
+FEEDBACK_OPERATION = "feedback"
+# From a prediction to its feedback: the id in the header, and (as an example a client can run)
+# the predicted labels sent back as the true ones.
+FEEDBACK_LINK: Schema = {
+    "feedback": {
+        "operationId": FEEDBACK_OPERATION,
+        "description": "Send the true labels of this prediction, one per row.",
+        "requestBody": {
+            "prediction_id": "$response.header.X-Prediction-ID",
+            "labels": "$response.body#/predictions",
+        },
+    }
+}
 FEEDBACK_BODY: Schema = {
     "required": True,
     "content": {

@@ -43,6 +43,7 @@ def add_routes(app: FastAPI, quality: Quality, *, authorize: Authorize, limits: 
         authorize=authorize,
         family="mlflow",
         status=202,
+        operation_id=openapi.FEEDBACK_OPERATION,
     )
     async def feedback(request: Request) -> Response:
         try:

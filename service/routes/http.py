@@ -97,6 +97,7 @@ def route(
     body: dict[str, Any] | None = None,
     secured: bool = False,
     status: int = 200,
+    operation_id: str | None = None,
 ) -> Callable[[Endpoint], Endpoint]:
     """Register ``endpoint(request, **path_parameters)`` as a :class:`DirectRoute`.
 
@@ -120,6 +121,7 @@ def route(
             summary=summary,
             responses=responses,
             status_code=status,
+            operation_id=operation_id,
             openapi_extra=extra,
             route_class_override=DirectRoute,
         )
@@ -139,6 +141,7 @@ def inference_route(
     authorize: Authorize,
     family: str,
     status: int = 200,
+    operation_id: str | None = None,
 ) -> Callable[[Endpoint], Endpoint]:
     """A POST :func:`route` that takes a body; secured (and 401 listed) when ``authorize``
     checks a token. ``family`` (``mlflow`` or ``oip``) is the shape of the route's errors."""
@@ -154,6 +157,7 @@ def inference_route(
         body=body,
         secured=authorize.required,
         status=status,
+        operation_id=operation_id,
     )
 
 

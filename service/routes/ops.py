@@ -71,6 +71,9 @@ def add_document(app: FastAPI, plane: DataPlane, *, secured: bool) -> None:
             )
             if secured:
                 components["securitySchemes"] = dict(openapi.security_scheme())
+            if "/feedback" in doc["paths"]:  # MODEL_API_FEEDBACK_STORE=off: no route, no link
+                predictions = doc["paths"]["/invocations"]["post"]["responses"]["200"]
+                predictions["links"] = openapi.FEEDBACK_LINK
             built.update({"for": schema, "document": doc})
         result: dict[str, Any] = built["document"]
         return result

@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openapi_spec_validator
 import pytest
 
 from service.app import create_app, data_plane
 from tests.support.fakes import FEATURES, LinearPredictor
 from tests.support.paths import REPO_ROOT
-from tests.support.serving import Server, settings, start_server
+from tests.support.serving import Server, settings, split_body, start_server
 
 TOKEN = "openapi-test-token"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -156,6 +157,27 @@ def test_a_token_file_secures_the_inference_routes(tmp_path: Path) -> None:
         assert ("401" in operation["responses"]) is secured, f"{method} {path}"
         if secured:
             assert operation["responses"]["401"]["headers"]["WWW-Authenticate"]["required"]
+
+
+def test_the_feedback_link_works(server: Server) -> None:
+    """What the link from /invocations to /feedback says a client can do, done."""
+    doc = httpx.get(f"{server.url}/openapi.json").json()
+    link = doc["paths"]["/invocations"]["post"]["responses"]["200"]["links"]["feedback"]
+    assert doc["paths"]["/feedback"]["post"]["operationId"] == link["operationId"]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    predicted = httpx.post(f"{server.url}/invocations", json=split_body(3), headers=auth)
+    assert predicted.status_code == 200
+    assert link["requestBody"] == {
+        "prediction_id": "$response.header.X-Prediction-ID",
+        "labels": "$response.body#/predictions",
+    }
+    body = {
+        "prediction_id": predicted.headers["x-prediction-id"],
+        "labels": predicted.json()["predictions"],
+    }
+    answer = httpx.post(f"{server.url}/feedback", json=body, headers=auth)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["rows"] == 3
 
 
 def _limits() -> None:
