@@ -83,3 +83,23 @@ def test_dev_installs_from_the_locks() -> None:
     assert '--require-hashes -r "$lock"' in script
     for lock, extras in LOCKS.items():
         assert f"setup {lock} {','.join(extras)}" in script
+
+
+def test_mlserver_lock_pins_what_the_dev_lock_pins_for_the_model() -> None:
+    """MLServer unpickles the estimator .venv pickled: same scikit-learn, numpy, pandas."""
+    from packaging.markers import Marker
+
+    def pinned(lock: str) -> dict[str, str]:
+        text = (REPO_ROOT / "requirements" / f"{lock}.txt").read_text(encoding="utf-8")
+        found = {}
+        for line in text.splitlines():
+            match = PIN.match(line)
+            python = {"python_full_version": "3.11.7", "python_version": "3.11"}
+            if match and (match[3] is None or Marker(match[3]).evaluate(python)):
+                found[canonicalize_name(match[1])] = match[2]
+        return found
+
+    dev, mlserver = pinned("dev"), pinned("mlserver")
+    assert mlserver["mlserver"] == mlserver["mlserver-sklearn"] == "1.7.1"
+    for name in ("scikit-learn", "numpy", "pandas", "joblib"):
+        assert mlserver[name] == dev[name], (name, mlserver[name], dev[name])
