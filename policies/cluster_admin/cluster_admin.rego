@@ -6,6 +6,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: No binding to cluster-admin
+# description: Nobody is bound to the cluster-admin ClusterRole from git.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles
 # custom:
 #   kinds: [RoleBinding, ClusterRoleBinding]
 deny_cluster_admin_binding contains k8s.result(msg, "$.roleRef.name") if {

@@ -17,6 +17,9 @@ exception contains rules if {
 	rules := [trim_space(rule) | some rule in split(annotations[exempt_annotation], ",")]
 }
 
+# METADATA
+# title: An exemption says why
+# description: An object that opts out of policy rules with the exempt annotation also gives the reason in its reason annotation.
 deny_exemption_reason contains {"msg": msg, "path": "$.metadata.annotations"} if {
 	annotations := input.metadata.annotations
 	annotations[exempt_annotation]

@@ -6,6 +6,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: HPA bounds are consistent
+# description: A HorizontalPodAutoscaler's maxReplicas is at least its minReplicas.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/
 # custom:
 #   kinds: [HorizontalPodAutoscaler]
 deny_hpa_bounds contains k8s.result(msg, "$.spec.maxReplicas") if {

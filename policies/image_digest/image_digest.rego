@@ -7,6 +7,10 @@ import data.lib.images
 import data.lib.k8s
 
 # METADATA
+# title: Production images are pinned by digest
+# description: Production runs exactly the image that was tested, so every image is pinned by its sha256 digest.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/containers/images/#image-names
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_image_digest contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {

@@ -6,6 +6,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: Images come from the allowed registries
+# description: Every image comes from one of the registries listed in data.gitops.allowed_registries.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/containers/images/#image-names
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_image_registry contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {

@@ -7,6 +7,10 @@ import data.lib.images
 import data.lib.k8s
 
 # METADATA
+# title: Images name a version
+# description: No latest tag and no bare image name without a tag or digest.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/containers/images/#image-names
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_image_tag contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {

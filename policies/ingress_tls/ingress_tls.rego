@@ -11,6 +11,10 @@ tls_hosts contains host if {
 }
 
 # METADATA
+# title: Ingresses serve TLS
+# description: Every host an Ingress routes is covered by its TLS section.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/services-networking/ingress/#tls
 # custom:
 #   kinds: [Ingress]
 deny_ingress_tls contains k8s.result(msg, "$.spec") if {

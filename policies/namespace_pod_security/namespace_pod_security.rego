@@ -8,6 +8,10 @@ import data.lib.k8s
 pss_label := "pod-security.kubernetes.io/enforce"
 
 # METADATA
+# title: Namespaces enforce Pod Security restricted
+# description: Every Namespace enforces the restricted Pod Security Standard.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/
 # custom:
 #   kinds: [Namespace]
 deny_namespace_pod_security contains k8s.result(msg, "$.metadata.labels") if {

@@ -6,6 +6,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: PodDisruptionBudgets allow a disruption
+# description: A PodDisruptionBudget allows at least one voluntary disruption, or node drains hang.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/run-application/configure-pdb/
 # custom:
 #   kinds: [PodDisruptionBudget]
 deny_pdb_blocks_disruption contains k8s.result(msg, "$.spec.maxUnavailable") if {

@@ -6,6 +6,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: No Secret data in git
+# description: Nothing in git is a secret. Secret objects carry no data; secrets arrive through ExternalSecrets.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/secrets-good-practices/
 # custom:
 #   kinds: [Secret]
 deny_secret_data contains k8s.result(msg, sprintf("$.%s", [field])) if {
@@ -16,6 +20,10 @@ deny_secret_data contains k8s.result(msg, sprintf("$.%s", [field])) if {
 }
 
 # METADATA
+# title: No secret values in environment variables
+# description: Secret-looking environment variables come from a Secret (valueFrom.secretKeyRef), never a literal value.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/secrets-good-practices/
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_plaintext_secret_env contains k8s.result(msg, sprintf("%s.env[%d].value", [entry.path, i])) if {

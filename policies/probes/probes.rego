@@ -6,6 +6,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: Long-running containers have probes
+# description: Long-running containers have liveness and readiness probes (Jobs and workflows are exempt).
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
 # custom:
 #   kinds: [Deployment, StatefulSet, Rollout]
 deny_probes contains k8s.result(msg, entry.path) if {

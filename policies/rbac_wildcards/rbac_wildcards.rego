@@ -6,6 +6,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: No RBAC wildcards
+# description: RBAC rules name their API groups, resources and verbs instead of a wildcard.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/
 # custom:
 #   kinds: [Role, ClusterRole]
 deny_rbac_wildcard contains k8s.result(msg, sprintf("$.rules[%d].%s", [i, field])) if {

@@ -6,6 +6,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: Read-only root file systems
+# description: Containers mount their root file system read-only.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_writable_root_fs contains k8s.result(msg, entry.path) if {

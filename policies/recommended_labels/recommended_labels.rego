@@ -6,6 +6,11 @@ import rego.v1
 
 import data.lib.k8s
 
+# METADATA
+# title: Recommended labels
+# description: Every object carries the recommended labels listed in data.gitops.required_labels.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/
 deny_recommended_labels contains k8s.result(msg, "$.metadata.labels") if {
 	input.metadata
 	some label in data.gitops.required_labels

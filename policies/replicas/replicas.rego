@@ -7,6 +7,8 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: Enough production replicas
+# description: Production keeps at least data.gitops.min_production_replicas pods, on the workload or on the HorizontalPodAutoscaler that scales it.
 # custom:
 #   kinds: [Deployment, StatefulSet, Rollout]
 deny_production_replicas contains k8s.result(msg, "$.spec.replicas") if {

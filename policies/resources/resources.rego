@@ -9,6 +9,10 @@ import data.lib.k8s
 required_resources := [["requests", "cpu"], ["requests", "memory"], ["limits", "memory"]]
 
 # METADATA
+# title: Containers declare resources
+# description: Containers declare CPU and memory requests and a memory limit.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
 deny_resources contains k8s.result(msg, sprintf("%s.resources", [entry.path])) if {

@@ -7,6 +7,10 @@ import rego.v1
 import data.lib.k8s
 
 # METADATA
+# title: Rollouts ship by canary
+# description: A Rollout uses the canary strategy.
+# related_resources:
+#   - ref: https://argo-rollouts.readthedocs.io/en/stable/features/canary/
 # custom:
 #   kinds: [Rollout]
 deny_rollout_canary contains k8s.result(msg, "$.spec.strategy") if {
@@ -16,6 +20,10 @@ deny_rollout_canary contains k8s.result(msg, "$.spec.strategy") if {
 }
 
 # METADATA
+# title: Every canary is analysed
+# description: A Rollout's canary has a background analysis or at least one analysis step.
+# related_resources:
+#   - ref: https://argo-rollouts.readthedocs.io/en/stable/features/analysis/
 # custom:
 #   kinds: [Rollout]
 deny_rollout_analysis contains k8s.result(msg, "$.spec.strategy.canary") if {

@@ -10,6 +10,10 @@ import data.lib.k8s
 token_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Rollout"}
 
 # METADATA
+# title: No unneeded ServiceAccount tokens
+# description: Long-running pods do not mount a ServiceAccount token they do not need (Jobs and workflows are exempt).
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting
 # custom:
 #   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Rollout]
 deny_automount_token contains k8s.result(msg, pod.path) if {

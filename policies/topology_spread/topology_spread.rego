@@ -14,6 +14,10 @@ spreads_over_zones(pod) if {
 }
 
 # METADATA
+# title: Production pods spread over zones
+# description: Production workloads spread their pods over zones with topologySpreadConstraints on topology.kubernetes.io/zone.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
 # custom:
 #   kinds: [Deployment, StatefulSet, Rollout]
 deny_topology_spread contains k8s.result(msg, pod.path) if {
@@ -24,6 +28,10 @@ deny_topology_spread contains k8s.result(msg, pod.path) if {
 }
 
 # METADATA
+# title: Pods spread over zones
+# description: Workloads outside production should spread their pods over zones too; a missing spread is a warning.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
 # custom:
 #   kinds: [Deployment, StatefulSet, Rollout]
 warn_topology_spread contains k8s.result(msg, pod.path) if {

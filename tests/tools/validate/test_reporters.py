@@ -13,6 +13,7 @@ import pytest
 from tests.support.paths import REPO_ROOT
 from tests.support.validate import shared_crds
 from tools.cli import main
+from tools.validate.checks.policies import load_policies
 from tools.validate.rules import BUILTIN, DOCS, builtin
 
 POLICY = """\
@@ -155,3 +156,16 @@ def test_descriptions_are_plain_sentences() -> None:
         assert doc.title and doc.description.endswith("."), rule_id
         assert "`" not in doc.title + doc.description, rule_id
         assert textwrap.shorten(doc.title, 60) == doc.title, rule_id
+
+
+def test_every_rule_of_this_repository_describes_itself() -> None:
+    """Code scanning shows each rule's title and description: none may be missing, and a
+    METADATA block that does not parse would also lose its kinds."""
+    policies = load_policies([REPO_ROOT / "policies"], [REPO_ROOT / "policies" / "data.yaml"])
+    undocumented = [
+        rule
+        for rule in policies.rules
+        if rule not in policies.rule_docs
+        or not (policies.rule_docs[rule].title and policies.rule_docs[rule].description)
+    ]
+    assert undocumented == []
