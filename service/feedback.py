@@ -272,8 +272,10 @@ class PredictionLog:
         """The logged prediction, or None when unknown or older than the retention period."""
         self._require_ready()
         row = self._select(prediction_id)
-        if row is None and self._queue:
-            # Feedback that overtakes its own prediction's write on this replica.
+        if row is None:
+            # Feedback that overtakes its own prediction's write on this replica: the entry is
+            # still queued, or in the batch the writer thread is inserting right now (flush
+            # waits for that batch through the write lock, then writes what is queued).
             self.flush()
             row = self._select(prediction_id)
         if row is None or row.created_at < self._clock() - self.retention_seconds:

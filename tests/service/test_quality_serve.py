@@ -4,6 +4,7 @@ unshifted traffic; and two replicas sharing the cluster's store on a real Postgr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,14 @@ def test_feedback_reaches_any_replica_through_postgresql(
         servers.append(two)
         answer = predict(one.url, data.x_valid.head(3))
         body = {"prediction_id": answer.headers["x-prediction-id"], "labels": [0, 1, 0]}
-        joined = httpx.post(f"{two.url}/feedback", json=body, timeout=30)
+        # Replica one writes its log in the background (every 0.2 s): another replica knows the
+        # id once that batch is committed. Ask until then, for at most 20 s.
+        deadline = time.monotonic() + 20
+        while True:
+            joined = httpx.post(f"{two.url}/feedback", json=body, timeout=30)
+            if joined.status_code != 404 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert joined.status_code == 202, joined.text
         again = httpx.post(f"{one.url}/feedback", json=body, timeout=30)
         assert again.status_code == 202 and again.json()["counted"] is False
