@@ -36,6 +36,12 @@ def test_two_workers_serve_both_protocols_and_stop_cleanly(
         assert client.get("/v2/models/model-api/ready").status_code == 200
         metrics = client.get("/metrics").text
     assert 'model_api_requests_total{method="POST",route="/invocations",status="200"}' in metrics
+    # Readiness answers once one worker is up; stop only when both are (bounded wait), so the
+    # shutdown under test is that of two serving workers, not of one still loading.
+    deadline = time.monotonic() + 60
+    while server.log.read_text().count('"message":"model ready"') < 2:
+        assert time.monotonic() < deadline, server.log.read_text()[-3000:]
+        time.sleep(0.2)
     server.terminate()
     assert server.wait() == 0
     lines = server.log.read_text()
