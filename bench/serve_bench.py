@@ -56,13 +56,18 @@ PROTOCOLS = {
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 # model-api with the prediction log off; the "model-api" rows have it on (a SQLite store).
 NOLOG = "model-api (log off)"
+# SeldonIO's MLServer 1.7.1 + mlserver-sklearn on the same estimator, from .venv-mlserver
+# (tests/support/mlserver.py); workers = its parallel_workers (inference worker processes).
+MLSERVER = "mlserver"
+# The issue #14 goal: model-api answers >= 30x the requests of MLServer on every protocol.
+MLSERVER_FACTOR = 30
 START, END = "<!-- bench:serve:start -->", "<!-- bench:serve:end -->"
 MODEL_URI = DEFAULT_MODEL_URI
 
 
 @dataclass(frozen=True)
 class Case:
-    server: str  # "mlflow" | "model-api" | "minimal"
+    server: str  # "mlflow" | "model-api" | NOLOG | MLSERVER | "minimal"
     workers: int
     connections: int
     rows: int
@@ -81,7 +86,7 @@ class Body:
 @dataclass(frozen=True)
 class Endpoint:
     base: str  # http://127.0.0.1:PORT
-    grpc: str | None = None  # 127.0.0.1:PORT of the gRPC listener, model-api only
+    grpc: str | None = None  # 127.0.0.1:PORT of the gRPC listener (model-api, MLServer)
 
 
 @dataclass
@@ -107,6 +112,7 @@ def cases() -> list[Case]:
         Case("model-api", 2, 1, 1),
         Case("model-api", 2, 16, 1),
         Case("model-api", 1, 16, 1, "v2-json"),
+        Case("model-api", 1, 16, 100, "v2-json"),
         Case("model-api", 1, 16, 1, "v2-binary"),
         Case("model-api", 1, 16, 100, "v2-binary"),
         Case("model-api", 1, 16, 1, "grpc"),
@@ -114,6 +120,11 @@ def cases() -> list[Case]:
         # The prediction log off (MODEL_API_FEEDBACK_STORE=off): what the log costs.
         Case(NOLOG, 1, 16, 1),
         Case(NOLOG, 1, 16, 100),
+        # MLServer with its default of one inference worker; it has no binary data extension.
+        Case(MLSERVER, 1, 16, 1, "v2-json"),
+        Case(MLSERVER, 1, 16, 100, "v2-json"),
+        Case(MLSERVER, 1, 16, 1, "grpc"),
+        Case(MLSERVER, 1, 16, 100, "grpc"),
         Case("minimal", 1, 1, 1),
         Case("minimal", 1, 16, 1),
         Case("minimal", 2, 1, 1),
@@ -272,6 +283,11 @@ def start_servers(
     """
     urls: dict[tuple[str, int], Endpoint] = {}
     for key in dict.fromkeys((c.server, c.workers) for c in wanted):
+        if key[0] == MLSERVER:
+            endpoint = start_mlserver(key[1], env, stack, workdir)
+            if endpoint is not None:
+                urls[key] = endpoint
+            continue
         port = free_port()
         grpc_port = free_port() if key[0] == "model-api" else None
         base = f"http://127.0.0.1:{port}"
@@ -293,6 +309,42 @@ def start_servers(
             continue
         urls[key] = Endpoint(base, None if grpc_port is None else f"127.0.0.1:{grpc_port}")
     return urls
+
+
+def start_mlserver(
+    workers: int, env: dict[str, str], stack: contextlib.ExitStack, workdir: Path
+) -> Endpoint | None:
+    """``mlserver start`` on the champion's estimator (written with joblib), or None if it fails.
+
+    Its settings are MLServer's defaults but for 127.0.0.1, free ports, ``parallel_workers``,
+    and the metrics endpoint and debug logs off (less work for MLServer than its defaults).
+    """
+    from service.model import fetch_model
+    from tests.support import mlserver
+
+    print(f"starting {MLSERVER} with {workers} inference worker(s) ...", file=sys.stderr)
+    reason = mlserver.missing()
+    if reason is not None:
+        print(f"  failed: {reason}", file=sys.stderr)
+        return None
+    root = workdir / f"mlserver-w{workers}"
+    champion = fetch_model(MODEL_URI, workdir / "champion", tracking_uri=env["MLFLOW_TRACKING_URI"])
+    root.mkdir()
+    version = json.loads((champion / "model-source.json").read_text()).get("version") or "1"
+    try:
+        server = stack.enter_context(
+            mlserver.running(
+                root,
+                model_dir=champion,
+                name=MODEL_NAME,
+                version=str(version),
+                parallel_workers=workers,
+            )
+        )
+    except AssertionError as exc:
+        print(f"  failed: {str(exc)[-2000:]}", file=sys.stderr)
+        return None
+    return Endpoint(server.url, server.grpc)
 
 
 def measure_all(
@@ -440,13 +492,21 @@ def machine() -> dict[str, str]:
                 break
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()
     packages = ("mlflow", "fastapi", "uvicorn", "onnxruntime", "scikit-learn", "numpy")
+    from tests.support import mlserver
+
+    theirs = subprocess.run(
+        [str(mlserver.PYTHON), "-c", "import mlserver; print(mlserver.__version__)"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return {
         "cpu": cpu,
         "nproc": str(os.cpu_count()),
         "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "python": platform.python_version(),
         "os": platform.platform(terse=True),
-        "versions": ", ".join(f"{name} {version(name)}" for name in packages),
+        "versions": ", ".join(f"{name} {version(name)}" for name in packages)
+        + f", MLServer {theirs or 'not installed'} (.venv-mlserver)",
         "wrk": wrk[1] if len(wrk) > 1 else "unknown",
     }
 
@@ -540,6 +600,36 @@ def prediction_log_note(results: Sequence[Result]) -> list[str]:
     ]
 
 
+def mlserver_goals(results: Sequence[Result]) -> list[str]:
+    """model-api vs MLServer per protocol (16 connections, 1 worker each), against the 30x goal.
+
+    MLServer has no binary data extension: model-api's binary rows are set against MLServer's
+    JSON rows with the same number of rows per request (what a client of MLServer sends).
+    """
+    lines = []
+    for protocol, theirs_protocol in (
+        ("v2-json", "v2-json"),
+        ("v2-binary", "v2-json"),
+        ("grpc", "grpc"),
+    ):
+        for rows in (1, 100):
+            ours = measured(results, Case("model-api", 1, 16, rows, protocol))
+            theirs = measured(results, Case(MLSERVER, 1, 16, rows, theirs_protocol))
+            label = f"{PROTOCOLS[protocol]}, {rows} row{'s' if rows > 1 else ''}"
+            if theirs_protocol != protocol:
+                label += f" (vs MLServer's {PROTOCOLS[theirs_protocol]})"
+            if ours is None or theirs is None or not theirs.requests_per_s:
+                lines.append(f"- not measured: {label}")
+                continue
+            factor = ours.requests_per_s / theirs.requests_per_s
+            verdict = "met" if factor >= MLSERVER_FACTOR else "MISSED"
+            lines.append(
+                f"- {verdict}: {label}: {ours.requests_per_s:,.0f} vs "
+                f"{theirs.requests_per_s:,.0f} req/s = {factor:.1f}x"
+            )
+    return lines
+
+
 def multi_worker_note(results: Sequence[Result]) -> list[str]:
     """What the 2-worker, 1-connection rows say about the delayed-ACK pitfall (measured)."""
 
@@ -591,7 +681,10 @@ def section(
         "",
         f"Model: RandomForest ({trained.get('version') and 'version ' + str(trained['version'])},"
         f" validation ROC AUC {auc:.4f}) served as `{MODEL_URI}` from a temporary SQLite store "
-        f"by both model servers. wrk: `bench/invocations.lua`, POST `/invocations` with a "
+        "by both model servers; MLServer 1.7.1 (`mlserver start`, runtime "
+        "`mlserver_sklearn.SKLearnModel`, its default of one inference worker process, metrics "
+        "endpoint off) serves the same estimator written with joblib. wrk: "
+        "`bench/invocations.lua`, POST `/invocations` with a "
         "`dataframe_split` body (MLflow JSON); the OIP v2 rows POST "
         f"`{INFER_PATH}` with one FP64 `input-0` tensor, as JSON or as binary tensors "
         "(`Inference-Header-Content-Length`, Triton's and KServe's default), and call gRPC "
@@ -605,6 +698,12 @@ def section(
         "Goals (16 connections, one-row requests, 1 worker):",
         "",
         *goals(results),
+        "",
+        f"Against MLServer (goal: >= {MLSERVER_FACTOR}x its requests per second on every "
+        "protocol; 16 connections, 1 worker / 1 inference worker; MLServer 1.7.1 has no binary "
+        "data extension, so the binary rows are set against its JSON rows):",
+        "",
+        *mlserver_goals(results),
         "",
         "In-process cost of one call (best of 5 `timeit` repeats, no HTTP):",
         "",
@@ -666,7 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("mlflow", "model-api", NOLOG, "minimal"),
+        choices=("mlflow", "model-api", NOLOG, MLSERVER, "minimal"),
         action="append",
         help="benchmark only these servers (repeatable)",
     )
