@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +33,21 @@ from tests.support.bounded import limits
 from tests.support.net import free_port
 from tests.support.paths import REPO_ROOT
 
-VENV = Path(os.environ.get("MLSERVER_VENV") or REPO_ROOT / ".venv-mlserver")
+
+def _venv() -> Path:
+    """$MLSERVER_VENV, else the checkout's .venv-mlserver, else the one beside the running venv.
+
+    ./dev puts .venv-mlserver beside .venv; a worktree that runs the tests with another
+    checkout's interpreter finds MLServer beside that interpreter's venv.
+    """
+    explicit = os.environ.get("MLSERVER_VENV")
+    if explicit:
+        return Path(explicit)
+    candidates = [REPO_ROOT / ".venv-mlserver", Path(sys.prefix).parent / ".venv-mlserver"]
+    return next((c for c in candidates if (c / "bin" / "mlserver").is_file()), candidates[0])
+
+
+VENV = _venv()
 PYTHON = VENV / "bin" / "python"
 REQUIREMENTS = REPO_ROOT / "requirements" / "mlserver.txt"
 IMPLEMENTATION = "mlserver_sklearn.SKLearnModel"
