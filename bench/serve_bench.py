@@ -43,6 +43,9 @@ import httpx
 from service.registry import DEFAULT_MODEL_URI, MODEL_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script (bench/serve, ./dev bench): the MLServer helpers live in tests/support.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 LUA = ROOT / "bench" / "invocations.lua"
 GRPC_LOAD = ROOT / "bench" / "grpc_load.py"
 INFER_PATH = f"/v2/models/{MODEL_NAME}/infer"
