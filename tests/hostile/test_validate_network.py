@@ -18,6 +18,7 @@ import yaml
 
 from tests.support.bounded import run_gitops
 from tests.support.recording import RecordingServer, recording_server
+from tests.support.validate import widget_crd
 
 CONFIGMAP = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fetched\n"
 
@@ -119,29 +120,9 @@ def test_crd_schema_ref_to_a_url_is_a_finding_not_a_request(
     tmp_path: Path, server: RecordingServer
 ) -> None:
     root = repo(tmp_path)
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "names": {"kind": "Widget", "plural": "widgets"},
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {"spec": {"$ref": f"{server.url}/schema.json"}},
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    crd = widget_crd(
+        {"type": "object", "properties": {"spec": {"$ref": f"{server.url}/schema.json"}}}
+    )
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     (root / "crds").mkdir()
     (root / "crds" / "widget.yaml").write_text(yaml.safe_dump(crd))
