@@ -6,8 +6,12 @@
    bench/minimal_app.py; drives each with bench/invocations.lua (one-row ``dataframe_split``
    bodies at 1 and 16 connections, 100-row bodies at 16 connections; both model servers also
    with 2 workers at 1 connection, the TCP_NODELAY pitfall). model-api also gets OIP v2 rows:
-   JSON, binary tensors (wrk, same script) and gRPC ModelInfer with raw tensors
-   (bench/grpc_load.py, a Python client: the server shares the machine with it).
+   JSON, binary tensors (wrk, same script) and gRPC ModelInfer with raw tensors (h2load, the
+   nghttp2 load generator in C, sending the same framed request; bench/grpc_load.py, a Python
+   client, when h2load is missing). MLServer 1.7.1 gets the OIP v2 JSON and gRPC rows, and the
+   minimal app a no-op gRPC ModelInfer: the ceiling of Python gRPC on this machine.
+   ``--baseline REF`` (default: the tree before issues #12-#19) also serves the model with the
+   code of that git revision, same venv, for the JSON rows: what today's code costs against it.
 3. Measures the in-process cost of one prediction (``Predictor.predict`` and MLflow's
    ``pyfunc`` ``predict`` on a one-row DataFrame).
 4. Prints one table and rewrites the ``bench:serve`` section of docs/PERFORMANCE.md atomically.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import json
 import os
 import platform
@@ -29,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import timeit
@@ -48,6 +54,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 LUA = ROOT / "bench" / "invocations.lua"
 GRPC_LOAD = ROOT / "bench" / "grpc_load.py"
+GRPC_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 INFER_PATH = f"/v2/models/{MODEL_NAME}/infer"
 # How each protocol's requests are sent (the table's protocol column).
 PROTOCOLS = {
@@ -64,6 +71,11 @@ NOLOG = "model-api (log off)"
 MLSERVER = "mlserver"
 # The issue #14 goal: model-api answers >= 30x the requests of MLServer on every protocol.
 MLSERVER_FACTOR = 30
+# The tree the issues #12-#19 measured against ("today" when they were filed, 2026-11-26): the
+# JSON paths may cost at most 5% against it (#14), the prediction log at most 10% (#16).
+BASELINE_REF = "4936cd2"
+BASELINE_PREFIX = "model-api @ "
+JSON_BUDGET, LOG_BUDGET = 0.95, 0.90
 START, END = "<!-- bench:serve:start -->", "<!-- bench:serve:end -->"
 MODEL_URI = DEFAULT_MODEL_URI
 
@@ -103,7 +115,14 @@ class Result:
     raw: dict[str, float] = field(default_factory=dict)
 
 
-def cases() -> list[Case]:
+def cases(baseline: str | None = None) -> list[Case]:
+    """Every row of the table; ``baseline`` is the server name of the baseline revision."""
+    before = [
+        Case(baseline, 1, 16, rows, protocol)
+        for protocol in ("json", "v2-json")
+        for rows in (1, 100)
+        if baseline is not None
+    ]
     return [
         Case("mlflow", 1, 1, 1),
         Case("mlflow", 1, 16, 1),
@@ -123,6 +142,9 @@ def cases() -> list[Case]:
         # The prediction log off (MODEL_API_FEEDBACK_STORE=off): what the log costs.
         Case(NOLOG, 1, 16, 1),
         Case(NOLOG, 1, 16, 100),
+        Case(NOLOG, 1, 16, 1, "v2-json"),
+        Case(NOLOG, 1, 16, 100, "v2-json"),
+        *before,
         # MLServer with its default of one inference worker; it has no binary data extension.
         Case(MLSERVER, 1, 16, 1, "v2-json"),
         Case(MLSERVER, 1, 16, 100, "v2-json"),
@@ -130,6 +152,7 @@ def cases() -> list[Case]:
         Case(MLSERVER, 1, 16, 100, "grpc"),
         Case("minimal", 1, 1, 1),
         Case("minimal", 1, 16, 1),
+        Case("minimal", 1, 16, 1, "grpc"),
         Case("minimal", 2, 1, 1),
     ]
 
@@ -194,7 +217,7 @@ def server_command(case: Case, port: int, grpc_port: int | None = None) -> list[
             "-w",
             str(case.workers),
         ]
-    if case.server in ("model-api", NOLOG):
+    if case.server in ("model-api", NOLOG) or case.server.startswith(BASELINE_PREFIX):
         return [
             python,
             "-m",
@@ -251,6 +274,8 @@ def run_wrk(url: str, body: Body, connections: int, duration: float) -> dict[str
 
 
 def run_grpc(target: str, body: Body, connections: int, duration: float) -> dict[str, float]:
+    if shutil.which("h2load") is not None:
+        return run_h2load(target, body, connections, duration)
     command = [
         sys.executable,
         str(GRPC_LOAD),
@@ -266,6 +291,82 @@ def run_grpc(target: str, body: Body, connections: int, duration: float) -> dict
         command, capture_output=True, text=True, check=True, timeout=duration + 60
     ).stdout
     return wrk_json(out, "bench/grpc_load.py")
+
+
+def run_h2load(target: str, body: Body, connections: int, duration: float) -> dict[str, float]:
+    """``ModelInfer`` calls from h2load: one stream at a time per connection, like wrk.
+
+    h2load sees HTTP statuses only; a gRPC error travels in the ``grpc-status`` trailer of an
+    HTTP 200. So every case is probed first with a real gRPC client (:func:`grpc_probe`), and as
+    every call sends the same bytes, a server that answered the probe answers them all alike.
+    """
+    with tempfile.NamedTemporaryFile(prefix="h2load-", suffix=".log") as log:
+        command = [
+            "h2load",
+            f"-c{connections}",
+            "-m1",
+            "-t1",
+            f"-D{duration:g}",
+            "-d",
+            str(body.path.with_suffix(".frame")),
+            "-H",
+            "content-type: application/grpc",
+            "-H",
+            "te: trailers",
+            "--log-file",
+            log.name,
+            f"http://{target}{GRPC_METHOD}",
+        ]
+        out = subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=duration + 60
+        ).stdout
+        latencies = sorted(
+            int(fields[2])
+            for fields in (line.split("\t") for line in Path(log.name).read_text().splitlines())
+            if len(fields) == 3 and fields[1] == "200"
+        )
+    finished = re.search(r"^finished in ([0-9.]+)(m?s),", out, re.MULTILINE)
+    counts = re.search(
+        r"^requests: .* (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout",
+        out,
+        re.MULTILINE,
+    )
+    if finished is None or counts is None:
+        raise RuntimeError(f"h2load printed no summary:\n{out}")
+    elapsed = float(finished.group(1)) * (1e3 if finished.group(2) == "ms" else 1e6)
+
+    def percentile(share: float) -> float:
+        return float(latencies[min(len(latencies) - 1, int(share * len(latencies)))])
+
+    return {
+        "requests": len(latencies),
+        "duration_us": elapsed,
+        "p50_us": percentile(0.50) if latencies else 0.0,
+        "p90_us": percentile(0.90) if latencies else 0.0,
+        "p99_us": percentile(0.99) if latencies else 0.0,
+        "max_us": float(latencies[-1]) if latencies else 0.0,
+        "status_errors": float(sum(int(n) for n in counts.groups()[1:])),
+    }
+
+
+def grpc_probe(target: str, body: Body) -> None:
+    """One ``ModelInfer`` call with the case's request through grpcio: OK, with outputs."""
+    import grpc
+
+    from service.grpc import oip_pb2
+
+    with grpc.insecure_channel(target) as channel:
+        call = channel.unary_unary(
+            GRPC_METHOD,
+            request_serializer=lambda b: b,
+            response_deserializer=oip_pb2.ModelInferResponse.FromString,
+        )
+        try:
+            answer = call(body.path.read_bytes(), timeout=30)
+        except grpc.RpcError as exc:
+            raise RuntimeError(f"gRPC probe of {target} failed: {exc}") from None
+    if not answer.outputs:
+        raise RuntimeError(f"gRPC probe of {target}: a ModelInferResponse without outputs")
 
 
 def wrk_json(out: str, tool: str) -> dict[str, float]:
@@ -292,16 +393,30 @@ def start_servers(
                 urls[key] = endpoint
             continue
         port = free_port()
-        grpc_port = free_port() if key[0] == "model-api" else None
+        # model-api serves gRPC in every worker (SO_REUSEPORT); the minimal app only with one.
+        with_grpc = key[0] == "model-api" or (key[0] == "minimal" and key[1] == 1)
+        grpc_port = free_port() if with_grpc else None
         base = f"http://127.0.0.1:{port}"
         log = workdir / f"{key[0].split()[0]}-{len(urls)}-w{key[1]}.log"
         print(f"starting {key[0]} with {key[1]} worker(s) on {base} ...", file=sys.stderr)
         store = "off" if key[0] == NOLOG else f"sqlite:///{workdir / f'feedback-{port}.sqlite'}"
         server_env = {**env, "MODEL_API_FEEDBACK_STORE": store}
+        if key[0] == "minimal" and grpc_port is not None:
+            server_env["MINIMAL_GRPC_PORT"] = str(grpc_port)
+            grpc_port_arg = None
+        else:
+            grpc_port_arg = grpc_port
+        if key[0].startswith(BASELINE_PREFIX):
+            try:
+                source = baseline_tree(key[0].removeprefix(BASELINE_PREFIX), workdir)
+            except RuntimeError as exc:
+                print(f"  failed: {exc}", file=sys.stderr)
+                continue
+            server_env["PYTHONPATH"] = str(source)
         try:
             stack.enter_context(
                 running(
-                    server_command(Case(*key, 1, 1), port, grpc_port),
+                    server_command(Case(*key, 1, 1), port, grpc_port_arg),
                     server_env,
                     f"{base}/ping",
                     log,
@@ -312,6 +427,25 @@ def start_servers(
             continue
         urls[key] = Endpoint(base, None if grpc_port is None else f"127.0.0.1:{grpc_port}")
     return urls
+
+
+def baseline_tree(ref: str, workdir: Path) -> Path:
+    """The files of git revision ``ref`` (``git archive``), unpacked under ``workdir``."""
+    target = workdir / "baseline"
+    if target.is_dir():
+        return target
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", ref],
+        capture_output=True,
+        timeout=120,
+    )
+    if archive.returncode != 0:
+        message = archive.stderr.decode(errors="replace").strip()
+        raise RuntimeError(f"git archive {ref}: {message or 'failed'} (a shallow clone?)")
+    target.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return target
 
 
 def start_mlserver(
@@ -379,7 +513,14 @@ def measure_all(
         return run_wrk(endpoint.base + path, body, case.connections, seconds)
 
     for case in live:
+        if case.protocol == "grpc":
+            try:
+                grpc_probe(str(urls[(case.server, case.workers)].grpc), bodies[("grpc", case.rows)])
+            except RuntimeError as exc:
+                results[case].note = f"failed: {exc}"
+                continue
         drive(case, 2.0)  # warm-up
+    live = [case for case in live if not results[case].note]
     for round_ in range(1, rounds + 1):
         for case in live:
             label = (
@@ -453,8 +594,11 @@ def write_bodies(workdir: Path) -> dict[tuple[str, int], Body]:
         request = oip_pb2.ModelInferRequest(model_name=MODEL_NAME)
         request.inputs.add(name="input-0", datatype="FP64", shape=list(values.shape))
         request.raw_input_contents.append(raw)
+        message = request.SerializeToString()
         path = workdir / f"grpc-{rows}.bin"
-        path.write_bytes(request.SerializeToString())
+        path.write_bytes(message)
+        # The same message as one gRPC length-prefixed frame (not compressed), for h2load.
+        path.with_suffix(".frame").write_bytes(b"\x00" + len(message).to_bytes(4, "big") + message)
         bodies[("grpc", rows)] = Body(path)
     return bodies
 
@@ -497,11 +641,16 @@ def machine() -> dict[str, str]:
     packages = ("mlflow", "fastapi", "uvicorn", "onnxruntime", "scikit-learn", "numpy")
     from tests.support import mlserver
 
-    theirs = subprocess.run(
-        [str(mlserver.PYTHON), "-c", "import mlserver; print(mlserver.__version__)"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    theirs = ""
+    if mlserver.missing() is None:
+        theirs = subprocess.run(
+            [str(mlserver.PYTHON), "-c", "import mlserver; print(mlserver.__version__)"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    h2load = ""
+    if shutil.which("h2load") is not None:
+        h2load = subprocess.run(["h2load", "--version"], capture_output=True, text=True).stdout
     return {
         "cpu": cpu,
         "nproc": str(os.cpu_count()),
@@ -511,6 +660,7 @@ def machine() -> dict[str, str]:
         "versions": ", ".join(f"{name} {version(name)}" for name in packages)
         + f", MLServer {theirs or 'not installed'} (.venv-mlserver)",
         "wrk": wrk[1] if len(wrk) > 1 else "unknown",
+        "h2load": " ".join(h2load.split()[1:2]) or "not installed",
     }
 
 
@@ -633,6 +783,59 @@ def mlserver_goals(results: Sequence[Result]) -> list[str]:
     return lines
 
 
+def grpc_ceiling_note(results: Sequence[Result]) -> list[str]:
+    """How far a Python gRPC server can go here: the minimal app's no-op ModelInfer."""
+    ceiling = measured(results, Case("minimal", 1, 16, 1, "grpc"))
+    theirs = measured(results, Case(MLSERVER, 1, 16, 1, "grpc"))
+    ours = measured(results, Case("model-api", 1, 16, 1, "grpc"))
+    if ceiling is None or theirs is None or not theirs.requests_per_s:
+        return []
+    share = ""
+    if ours is not None:
+        reached = ours.requests_per_s / ceiling.requests_per_s
+        share = f"; model-api's gRPC reaches {100 * reached:.0f}% of it"
+    return [
+        f"- the gRPC ceiling on this machine, the minimal app's no-op `ModelInfer` (grpc.aio, "
+        f"decode the request, constant answer, no model): {ceiling.requests_per_s:,.0f} req/s "
+        f"= {ceiling.requests_per_s / theirs.requests_per_s:.1f}x MLServer's one-row gRPC" + share
+    ]
+
+
+def baseline_goals(results: Sequence[Result]) -> list[str]:
+    """Today's JSON paths against the baseline revision: log off (5%, #14), log on (10%, #16)."""
+    lines = []
+    for protocol in ("json", "v2-json"):
+        for rows in (1, 100):
+            before = next(
+                (
+                    r
+                    for r in results
+                    if r.case.server.startswith(BASELINE_PREFIX)
+                    and r.case == Case(r.case.server, 1, 16, rows, protocol)
+                    and not r.note
+                ),
+                None,
+            )
+            label = f"{PROTOCOLS[protocol]}, {rows} row{'s' if rows > 1 else ''}"
+            off = measured(results, Case(NOLOG, 1, 16, rows, protocol))
+            on = measured(results, Case("model-api", 1, 16, rows, protocol))
+            if before is None or off is None or on is None or not before.requests_per_s:
+                lines.append(f"- not measured: {label}")
+                continue
+            parts = []
+            for name, result, budget in (("log off", off, JSON_BUDGET), ("log on", on, LOG_BUDGET)):
+                share = result.requests_per_s / before.requests_per_s
+                verdict = "within" if share >= budget else "NOT within"
+                parts.append(
+                    f"{name} {result.requests_per_s:,.0f} ({100 * share:.0f}%: {verdict} "
+                    f"{100 - 100 * budget:.0f}%)"
+                )
+            lines.append(
+                f"- {label}: before {before.requests_per_s:,.0f} req/s; now {', '.join(parts)}"
+            )
+    return lines
+
+
 def multi_worker_note(results: Sequence[Result]) -> list[str]:
     """What the 2-worker, 1-connection rows say about the delayed-ACK pitfall (measured)."""
 
@@ -668,12 +871,13 @@ def section(
     command: str,
     duration: float,
     rounds: int,
+    baseline: str | None = None,
 ) -> str:
     auc = float(trained.get("run", {}).get("metrics", {}).get("roc_auc", float("nan")))
     lines = [
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `{command}` on "
         f"{info['cpu']} ({info['nproc']} CPUs, {info['os']}), Python {info['python']}, "
-        f"{info['versions']}, wrk {info['wrk']}.",
+        f"{info['versions']}, wrk {info['wrk']}, h2load {info['h2load']}.",
         "",
         f"The CPUs were **shared with other jobs** during this run (load average at start: "
         f"{info['load']}), so absolute numbers are noisy. To be fair under that noise all "
@@ -691,10 +895,18 @@ def section(
         "`dataframe_split` body (MLflow JSON); the OIP v2 rows POST "
         f"`{INFER_PATH}` with one FP64 `input-0` tensor, as JSON or as binary tensors "
         "(`Inference-Header-Content-Length`, Triton's and KServe's default), and call gRPC "
-        "`ModelInfer` with `raw_input_contents` through `bench/grpc_load.py` (Python grpc.aio, "
-        "one channel per connection, closed loop; it competes with the server for the CPUs, so "
-        "the gRPC rows are a floor). `errors` counts socket errors, timeouts and non-2xx "
-        "answers (gRPC: non-OK statuses).",
+        "`ModelInfer` with `raw_input_contents` "
+        + (
+            f"through h2load ({info['h2load']}, C, one stream at a time per connection, the "
+            "same framed request each time; each gRPC case is first probed with a grpcio call "
+            "that must answer OK with outputs, since h2load sees HTTP statuses only)"
+            if info["h2load"] != "not installed"
+            else "through `bench/grpc_load.py` (Python grpc.aio, one channel per connection, "
+            "closed loop; it competes with the server for the CPUs, so the gRPC rows are a "
+            "floor; install h2load, Debian package nghttp2-client, for a C load generator)"
+        )
+        + ". `errors` counts socket errors, timeouts and non-2xx answers (wrk, h2load) or "
+        "non-OK statuses (bench/grpc_load.py).",
         "",
         *table(results),
         "",
@@ -707,7 +919,22 @@ def section(
         "data extension, so the binary rows are set against its JSON rows):",
         "",
         *mlserver_goals(results),
+        *grpc_ceiling_note(results),
         "",
+        *(
+            [
+                f"Against the code before issues #12-#19 (`{baseline}`: `git archive` of that "
+                "revision, same venv, same model, same load generator, interleaved with the "
+                f"other rows; goals: the JSON paths within {100 - 100 * JSON_BUDGET:.0f}% of it "
+                f"with the prediction log off, issue #14, and within "
+                f"{100 - 100 * LOG_BUDGET:.0f}% with it on, issue #16):",
+                "",
+                *baseline_goals(results),
+                "",
+            ]
+            if baseline
+            else []
+        ),
         "In-process cost of one call (best of 5 `timeit` repeats, no HTTP):",
         "",
         "| call | time |",
@@ -767,8 +994,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="print the table only; leave docs/PERFORMANCE.md alone",
     )
     parser.add_argument(
+        "--baseline",
+        default=BASELINE_REF,
+        metavar="REF",
+        help=f"git revision whose model API is measured beside today's on the JSON rows "
+        f"(default {BASELINE_REF}, the tree before issues #12-#19; 'none' to skip)",
+    )
+    parser.add_argument(
         "--only",
-        choices=("mlflow", "model-api", NOLOG, MLSERVER, "minimal"),
+        choices=("mlflow", "model-api", NOLOG, MLSERVER, "minimal", "baseline"),
         action="append",
         help="benchmark only these servers (repeatable)",
     )
@@ -781,6 +1015,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = "bench/serve" + (f" --duration {args.duration:g}" if args.duration != 20 else "")
     command += f" --rounds {args.rounds}" if args.rounds != 4 else ""
+    command += f" --baseline {args.baseline}" if args.baseline != BASELINE_REF else ""
     info = machine()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as scratch:
         workdir = Path(scratch)
@@ -794,14 +1029,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("training the model into a temporary store ...", file=sys.stderr)
         trained = train(env)
         bodies = write_bodies(workdir)
-        wanted = [c for c in cases() if not args.only or c.server in args.only]
+        baseline = None if args.baseline == "none" else BASELINE_PREFIX + args.baseline
+        only = {baseline if name == "baseline" else name for name in args.only or ()}
+        wanted = [c for c in cases(baseline) if not only or c.server in only]
         with contextlib.ExitStack() as stack:
             urls = start_servers(wanted, env, stack, workdir)
             results = measure_all(wanted, urls, bodies, args.duration, args.rounds)
         print("in-process prediction cost ...", file=sys.stderr)
         micro = in_process(env)
 
-    text = section(results, micro, info, trained, command, args.duration, args.rounds)
+    text = section(results, micro, info, trained, command, args.duration, args.rounds, baseline)
     print(text)
     if not args.no_write and not args.only:
         write_section(text)
