@@ -9,6 +9,7 @@ shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import orjson
@@ -31,6 +32,9 @@ from service.routes.http import (
     read_body,
     route,
 )
+
+# What a model route answers for a model name and version; raises ApiError when it has none.
+ModelAnswer = Callable[[str, str | None], Response]
 
 
 def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: BodyLimits) -> None:
@@ -79,57 +83,49 @@ def add_routes(app: FastAPI, plane: DataPlane, *, authorize: Authorize, limits: 
             return oip_error(error)
         return Response(ready_body, media_type=JSON)
 
-    metadata = openapi.responses(
-        "oip", [404, 503], ok=openapi.ok("Model metadata", schema=openapi.MODEL_METADATA)
-    )
+    def model_route(
+        suffix: str, summary: str, ok: openapi.Schema
+    ) -> Callable[[ModelAnswer], ModelAnswer]:
+        """Serve ``answer(model_name, model_version)`` at ``/v2/models/{model_name}<suffix>``
+        and at the same path under ``/versions/{model_version}``; the :class:`ApiError` the
+        model lookup raises (404 not our model or version, 503 not loaded) is the answer then.
+        """
+        responses = openapi.responses("oip", [404, 503], ok=ok)
 
-    @route(
-        app, "/v2/models/{model_name}", tags=["v2"], summary="Model metadata", responses=metadata
-    )
-    @route(
-        app,
-        "/v2/models/{model_name}/versions/{model_version}",
-        tags=["v2"],
-        summary="Model metadata, one model version",
-        responses=metadata,
-    )
-    async def model_metadata(
-        request: Request, model_name: str, model_version: str | None = None
-    ) -> Response:
-        try:
-            schema = plane.model(model_name, model_version)
-        except ApiError as error:
-            return oip_error(error)
+        def register(answer: ModelAnswer) -> ModelAnswer:
+            async def endpoint(
+                request: Request, model_name: str, model_version: str | None = None
+            ) -> Response:
+                try:
+                    return answer(model_name, model_version)
+                except ApiError as error:
+                    return oip_error(error)
+
+            # FastAPI names the route, and derives its OpenAPI operationId, from this.
+            endpoint.__name__ = endpoint.__qualname__ = answer.__name__
+            versioned = "/v2/models/{model_name}/versions/{model_version}" + suffix
+            for path, title in (
+                (versioned, f"{summary}, one model version"),
+                ("/v2/models/{model_name}" + suffix, summary),
+            ):
+                route(app, path, tags=["v2"], summary=title, responses=responses)(endpoint)
+            return answer
+
+        return register
+
+    @model_route("", "Model metadata", openapi.ok("Model metadata", schema=openapi.MODEL_METADATA))
+    def model_metadata(model_name: str, model_version: str | None) -> Response:
+        schema = plane.model(model_name, model_version)
         info = plane.info
         return json_response(
             oip.metadata(name=info.name, version=info.version, platform=info.runtime, schema=schema)
         )
 
-    model_readiness = openapi.responses(
-        "oip", [404, 503], ok=openapi.ok("The model is ready", schema=openapi.MODEL_READY)
+    @model_route(
+        "/ready", "Model readiness", openapi.ok("The model is ready", schema=openapi.MODEL_READY)
     )
-
-    @route(
-        app,
-        "/v2/models/{model_name}/ready",
-        tags=["v2"],
-        summary="Model readiness",
-        responses=model_readiness,
-    )
-    @route(
-        app,
-        "/v2/models/{model_name}/versions/{model_version}/ready",
-        tags=["v2"],
-        summary="Model readiness, one model version",
-        responses=model_readiness,
-    )
-    async def model_ready(
-        request: Request, model_name: str, model_version: str | None = None
-    ) -> Response:
-        try:
-            plane.model_ready(model_name, model_version)
-        except ApiError as error:
-            return oip_error(error)
+    def model_ready(model_name: str, model_version: str | None) -> Response:
+        plane.model_ready(model_name, model_version)
         return json_response({"name": model_name, "ready": True})
 
     infer_responses = openapi.responses(
