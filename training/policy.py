@@ -20,10 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service import registry
-from training.train import TrainConfig, TrainedRun, fit_and_log
+
+if TYPE_CHECKING:
+    from training.train import TrainConfig, TrainedRun
+
+# This module imports the train extra (mlflow, scikit-learn) only where it trains or talks to
+# MLflow, so the gitops CLI can read GATE_TOLERANCE, the gate's one default, without it.
 
 CHAMPION_ALIAS = registry.CHAMPION_ALIAS
 GATE_METRIC = "roc_auc"
@@ -183,6 +188,8 @@ def train_and_register(
     With ``gate=False`` a failed gate is skipped: the version is registered and ``alias`` moves
     (the decision still records the comparison).
     """
+    from training.train import fit_and_log
+
     run = fit_and_log(config)
     decision = evaluate_gate(run.metrics, config.model_name, alias)
     if not gate:

@@ -16,6 +16,8 @@ from typing import Any
 
 from service.registry import MODEL_NAME
 from tools.errors import EXIT_FINDINGS, UserError
+from tools.pipeline.steps import DEFAULT_IMAGE
+from training.policy import GATE_TOLERANCE
 
 DEFAULT_NAMESPACE = "ml-training"
 
@@ -59,14 +61,14 @@ def add_parser(subparsers: Any) -> None:
     lr.add_argument(
         "--tolerance",
         type=float,
-        default=0.005,
+        default=GATE_TOLERANCE,
         help="quality gate: the candidate's ROC AUC may be this much below the champion's",
     )
     lr.add_argument("--env", default="staging", help="environment the bump targets")
     lr.add_argument(
         "--image",
-        default="ghcr.io/example-org/model-api",
-        help="image name the bump writes (ghcr.io/example-org/model-api)",
+        default=DEFAULT_IMAGE,
+        help=f"image name the bump writes ({DEFAULT_IMAGE})",
     )
     lr.add_argument(
         "--digest", help="digest of an image already built for this model (skips build-image)"

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from service.registry import CHAMPION_ALIAS, MODEL_NAME
 from tools.errors import EXIT_USAGE, UserError
 from tools.files import write_atomic
+from training.policy import GATE_TOLERANCE
 
 if TYPE_CHECKING:
     from training.policy import GateDecision
@@ -121,7 +122,7 @@ def evaluate(
     metrics: Mapping[str, float],
     *,
     model_name: str = DEFAULT_MODEL_NAME,
-    tolerance: float = 0.005,
+    tolerance: float = GATE_TOLERANCE,
     tracking_uri: str | None = None,
 ) -> GateDecision:
     """The quality gate of ``model-api train``: compare ``metrics`` with the current champion."""
@@ -378,7 +379,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="quality gate against the current champion")
     common(p)
     p.add_argument("--metrics", type=_metrics_arg, required=True)
-    p.add_argument("--tolerance", type=float, default=0.005)
+    p.add_argument("--tolerance", type=float, default=GATE_TOLERANCE)
 
     p = sub.add_parser("register", help="register the version; alias candidate and champion")
     common(p)

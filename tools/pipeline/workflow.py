@@ -32,6 +32,7 @@ from hera.workflows import (
 from hera.workflows import models as m
 
 from tools.pipeline import steps
+from training.policy import GATE_TOLERANCE
 
 TEMPLATE_NAME = "model-training"
 BUILD_TEMPLATE_NAME = "model-image-build"
@@ -74,7 +75,7 @@ PARAMETERS: dict[str, str] = {
     "mlflow-tracking-uri": "http://mlflow.mlflow.svc.cluster.local:5000",
     "seed": "42",
     "label-noise": "0.0",
-    "tolerance": "0.005",
+    "tolerance": str(GATE_TOLERANCE),
     "image": steps.DEFAULT_IMAGE,
     "git-repo": "https://github.com/example-org/mlops-gitops.git",
     "git-revision": "main",
