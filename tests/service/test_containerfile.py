@@ -17,7 +17,13 @@ import pytest
 
 from service.fetch_model import main as fetch_main
 from service.model import load_predictor
-from tests.support.containerfile import final_stage, hadolint, instructions
+from tests.support.containerfile import (
+    allowlist,
+    context_sources,
+    final_stage,
+    hadolint,
+    instructions,
+)
 from tests.support.paths import REPO_ROOT
 from tests.support.trained_model import trained_store
 
@@ -69,24 +75,14 @@ def test_both_model_strategies_are_wired() -> None:
     [
         (CONTAINERFILE, REPO_ROOT / ".dockerignore"),
         # BuildKit reads <Containerfile>.dockerignore next to it instead of the root one
-        (
-            REPO_ROOT / "tools" / "pipeline" / "Containerfile",
-            REPO_ROOT / "tools" / "pipeline" / "Containerfile.dockerignore",
-        ),
+        (REPO_ROOT / "tools" / "Containerfile", REPO_ROOT / "tools" / "Containerfile.dockerignore"),
     ],
-    ids=["model-api", "pipeline-steps"],
+    ids=["model-api", "gitops-and-pipeline-steps"],
 )
 def test_build_context_and_extras_exist(containerfile: Path, ignore_file: Path) -> None:
     text = containerfile.read_text()
-    allowed = {
-        line[1:].rstrip("/")
-        for line in ignore_file.read_text().splitlines()
-        if line.startswith("!")
-    }
-    sources = []
-    for keyword, args in instructions(text):
-        if keyword == "COPY" and not args.startswith("--from"):
-            sources += args.split()[:-1]
+    allowed = allowlist(ignore_file)
+    sources = context_sources(text)
     assert sources, "no COPY from the build context"
     for source in sources:
         assert (REPO_ROOT / source).exists(), source

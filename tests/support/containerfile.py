@@ -29,10 +29,19 @@ def instructions(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def final_stage(text: str) -> list[tuple[str, str]]:
+def final_stage(text: str, target: str | None = None) -> list[tuple[str, str]]:
+    """The instructions of stage ``target`` (default: the last, what a plain build makes),
+    after those of the stages of this file it is built ``FROM``: all that makes that image."""
     steps = instructions(text)
-    last_from = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
-    return steps[last_from:]
+    starts = [i for i, (k, _) in enumerate(steps) if k == "FROM"]
+    stages: dict[str, list[tuple[str, str]]] = {}
+    for start, end in zip(starts, [*starts[1:], len(steps)], strict=True):
+        words = steps[start][1].split()
+        name = words[2] if len(words) == 3 and words[1].upper() == "AS" else str(start)
+        stages[name] = steps[start:end]
+    chosen = stages[target] if target is not None else list(stages.values())[-1]
+    parent = chosen[0][1].split()[0]
+    return [*final_stage(text, parent), *chosen] if parent in stages else chosen
 
 
 def context_sources(text: str) -> list[str]:

@@ -1,5 +1,6 @@
 """tools/Containerfile, the gitops CLI image: hadolint-clean, non-root, read-only friendly,
 installed from the lock file, with promtool and the pinned kubectl; built and scanned in CI.
+Its ``pipeline`` target, the pipeline steps image, shares the runtime base.
 
 No container engine runs here, so the file is checked statically; ci.yml builds the image,
 runs it read-only on the repository and scans it with Trivy.
@@ -84,3 +85,27 @@ def test_ci_builds_runs_and_scans_the_image() -> None:
     assert scans and scans[0]["with"]["exit-code"] == "1"
     runs = " ".join(str(s.get("run", "")) for s in steps)
     assert "--read-only" in runs and "tools/Containerfile" in runs  # smoke run and hadolint
+
+
+def test_pipeline_target_runs_the_steps_non_root_read_only_friendly() -> None:
+    text = CONTAINERFILE.read_text()
+    pipeline = final_stage(text, "pipeline")
+    assert ("ENTRYPOINT", '["python", "-m", "tools.pipeline.steps"]') in pipeline
+    assert ("COPY", "--from=pipeline-build /opt/venv /opt/venv") in pipeline
+    assert ("USER", "10001:10001") in pipeline
+    env = " ".join(args for keyword, args in pipeline if keyword == "ENV")
+    assert "HOME=/tmp" in env and "TMPDIR=/tmp" in env  # the workflow mounts an emptyDir there
+    assert any(k == "RUN" and "install -y --no-install-recommends git" in a for k, a in pipeline)
+    # the CLI's own settings stay in its stage
+    assert "safe.directory" not in env and ("ENTRYPOINT", '["gitops"]') not in pipeline
+
+
+def test_ci_builds_the_pipeline_target() -> None:
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    steps = [s for job in workflow["jobs"].values() for s in job.get("steps", [])]
+    targets = [
+        s["with"].get("target")
+        for s in steps
+        if str(s.get("with", {}).get("file", "")) == "tools/Containerfile"
+    ]
+    assert sorted(targets, key=str) == [None, "pipeline"], targets

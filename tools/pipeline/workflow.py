@@ -4,8 +4,8 @@
 train → evaluate → register → build-image → open-pr); ``cron_workflow()`` runs it weekly.
 Neither carries a namespace: Argo CD deploys ``base/training`` into ``ml-training``.
 
-The Python steps run ``python -m tools.pipeline.steps`` in the tools image (built from
-``tools/pipeline/Containerfile``); build-image runs rootless BuildKit. Every step retries: train
+The Python steps run ``python -m tools.pipeline.steps`` in the tools image (the ``pipeline``
+target of ``tools/Containerfile``); build-image runs rootless BuildKit. Every step retries: train
 (a retry is just another MLflow run), evaluate (read only), register (reuses the version of the run
 on retry), build-image (pushing the same content twice yields the same digest) and open-pr
 (``gitops bump`` is a no-op when the same pull request is open).
