@@ -1,11 +1,19 @@
-"""Loopback helpers shared by the integration tests: free ports and bounded readiness waits."""
+"""Loopback helpers shared by the integration tests: free ports, bounded readiness waits and
+in-process servers run in a thread."""
 
 from __future__ import annotations
 
 import socket
+import socketserver
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 import httpx
+
+S = TypeVar("S", bound=socketserver.BaseServer)
 
 
 def free_port() -> int:
@@ -29,3 +37,17 @@ def wait_http(url: str, *, timeout: float = 60.0, status: int = 200) -> None:
             last = exc
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer {status} within {timeout}s (last: {last!r})")
+
+
+@contextmanager
+def serving(server: S) -> Iterator[S]:
+    """Run ``server`` (bound already, on 127.0.0.1) in a daemon thread; on exit stop it, close its
+    socket and wait (bounded) for the thread."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -18,6 +18,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from tests.support.net import serving
+
 MAX_BODY = 8 * 1024 * 1024  # far above one export batch; anything larger is refused
 
 
@@ -70,12 +72,5 @@ class OtlpReceiver(ThreadingHTTPServer):
 @contextmanager
 def otlp_receiver() -> Iterator[OtlpReceiver]:
     """A running receiver, shut down on exit."""
-    server = OtlpReceiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(OtlpReceiver()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.net import free_port
+from tests.support.net import free_port, serving
 from tests.support.paths import REPO_ROOT
 from tools import cli
 
@@ -117,14 +116,8 @@ def argo_server() -> Iterator[tuple[str, ArgoServer]]:
         (REPO_ROOT / "base/training/workflowtemplate.yaml").read_text(encoding="utf-8")
     )
     server = ArgoServer(free_port(), {f"ml-training/{committed['metadata']['name']}": committed})
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}", server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def test_submit_posts_a_workflow_submit_request_with_the_token(

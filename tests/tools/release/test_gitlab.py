@@ -10,7 +10,6 @@ Unauthorized"}`` for a bad ``PRIVATE-TOKEN``.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from tests.support.gitrepo import Remote
+from tests.support.net import serving
 from tools.cli import main
 from tools.release.gitlab import project_from
 
@@ -132,16 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
 def gitlab(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, GitLabState]]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.state = GitLabState()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     monkeypatch.setenv("GITLAB_TOKEN", server.state.token)
     monkeypatch.delenv("CI_API_V4_URL", raising=False)
-    try:
+    with serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}/api/v4", server.state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def bump(remote: Remote, api: str, *args: str) -> int:

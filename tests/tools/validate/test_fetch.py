@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support.net import free_port
+from tests.support.net import free_port, serving
 from tests.support.validate import WIDGET_SCHEMA, widget, widget_crd
 from tools.validate import Report
 
@@ -38,13 +37,8 @@ def server() -> Iterator[str]:
     _Handler.body = yaml.safe_dump(widget_crd(WIDGET_SCHEMA)).encode()
     _Handler.hits = 0
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @pytest.mark.integration

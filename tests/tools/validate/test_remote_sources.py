@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 import regopy
 import yaml
 
+from tests.support.net import serving
 from tests.support.paths import REPO_ROOT
 from tests.support.tls import self_signed, server_context
 from tests.support.validate import DATA, GOOD, shared_crds
@@ -139,15 +139,8 @@ class _OpaServer(_Handler):
 def _serve(
     handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
 ) -> Iterator[_Server]:
-    server = _Server(handler, tls)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_Server(handler, tls)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture
