@@ -184,9 +184,7 @@ def test_model_api_serve_puts_the_span_trace_id_on_the_access_line(tmp_path: Pat
                 assert client.get("/v2/models/model-api", headers={"x-request-id": "corr-2"})
             _stop(server)  # the lifespan shutdown flushes the span exporter
         finally:
-            if server.process.poll() is None:
-                server.process.kill()
-                server.process.wait()
+            server.kill()
         spans = receiver.spans()
     access = {line["request_id"]: line for line in _access_lines(server.log.read_text())}
     servers = {s.span_id.hex(): s for s in spans if s.kind == s.SPAN_KIND_SERVER}
@@ -221,9 +219,7 @@ def test_an_unexpected_error_is_logged_with_the_callers_trace_id(tmp_path: Path)
         assert response.status_code == 500
         _stop(server)
     finally:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        server.kill()
     lines = _log_lines(server.log)
     (failure,) = [line for line in lines if "exception" in line]
     assert "RuntimeError: model exploded" in failure["exception"]

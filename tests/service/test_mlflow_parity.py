@@ -56,8 +56,7 @@ def ours(store: TrainedStore, tmp_path_factory: pytest.TempPathFactory) -> Itera
     try:
         yield server.url
     finally:
-        server.process.kill()
-        server.process.wait()
+        server.kill()
 
 
 @pytest.fixture(scope="module")

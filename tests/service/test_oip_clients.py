@@ -67,9 +67,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         server.terminate()
         assert server.wait() == 0
     finally:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        server.kill()
 
 
 def client(script: str, job: dict[str, Any], tmp_path: Path) -> Any:

@@ -55,9 +55,7 @@ def servers(tmp_path: Path) -> Iterator[list[Server]]:
     started: list[Server] = []
     yield started
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        server.kill()
 
 
 def stop(server: Server) -> None:

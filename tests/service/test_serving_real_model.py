@@ -56,9 +56,7 @@ def api(store: TrainedStore, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         server.terminate()
         assert server.wait() == 0
     finally:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        server.kill()
 
 
 def test_predictions_match_the_runtime_on_the_validation_split(

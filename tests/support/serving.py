@@ -52,6 +52,12 @@ class Server:
     def wait(self, timeout: float = 30.0) -> int:
         return self.process.wait(timeout=timeout)
 
+    def kill(self) -> None:
+        """Kill the process unless it has exited already, and reap it (cleanup after a test)."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
 
 def start_server(
     tmp_path: Path, *, port: int | None = None, module: str = "tests.support.fake_server",
@@ -78,7 +84,6 @@ def start_server(
         try:
             wait_http(f"{server.url}/v2/health/ready", timeout=ready_timeout)
         except TimeoutError:
-            process.kill()
-            process.wait()
+            server.kill()
             raise AssertionError(f"server did not start:\n{log.read_text()[-3000:]}") from None
     return server
