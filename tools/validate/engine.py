@@ -7,6 +7,7 @@ This module orders the stages and collects the findings; the checks themselves a
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -22,7 +23,12 @@ from tools.errors import UserError
 from tools.validate import defaults, loader, origins, sources
 from tools.validate.checks import OBJECT_CHECKS, SCOPE_CHECKS, Context, Scope, crds, promtool
 from tools.validate.checks.policies import Evaluator, PolicyResult, PolicySet, make_evaluator
-from tools.validate.checks.sandbox import Budget, SandboxedEvaluator
+from tools.validate.checks.sandbox import (
+    Budget,
+    SandboxedEvaluator,
+    encode_objects,
+    start_fork_server,
+)
 from tools.validate.checks.schemas import SchemaStore
 from tools.validate.checks.workloads import pod_template
 from tools.validate.fast.policycache import PolicyCache
@@ -337,22 +343,6 @@ def _normal_url(url: str) -> str:
     return url.lower()
 
 
-def _evaluate_policies(
-    run: Run, policies: PolicySet, objects: list[dict[str, Any]]
-) -> list[list[PolicyResult]]:
-    if run.options.opa_url:
-        from tools.validate.checks.policies import OpaServerEvaluator
-
-        server = OpaServerEvaluator(
-            policies, run.options.opa_url, timeout=run.options.policy_timeout
-        )
-        return [server.evaluate(obj) for obj in objects]
-    workers = run.options.workers
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if len(objects) >= PARALLEL_THRESHOLD else 1
-    return run.sandbox(policies, workers).evaluate_all(objects)
-
-
 def _policy_cache(run: Run, policies: PolicySet) -> PolicyCache | None:
     options = run.options
     if run.policy_cache is None and options.policy_cache and not options.opa_url:
@@ -360,38 +350,65 @@ def _policy_cache(run: Run, policies: PolicySet) -> PolicyCache | None:
     return run.policy_cache
 
 
-def _policy_findings(run: Run, policies: PolicySet, resources: list[Resource]) -> None:
+def _start_policies(
+    run: Run, policies: PolicySet, resources: list[Resource], pool: ThreadPoolExecutor
+) -> Callable[[], None]:
+    """Start evaluating the policies on *resources* in *pool* (the workers do the work; the
+    thread waits for them) and return the call that waits for them and reports the findings.
+
+    The objects are copied (encoded) before this returns, so the checks that run meanwhile
+    cannot change what the policies see.
+    """
     if policies.empty or not resources:
-        return
+        return lambda: None
     cache = _policy_cache(run, policies)
     results: list[list[PolicyResult] | None] = [None] * len(resources)
     keys: dict[int, str] = {}
     if cache is not None:
-        for index, found in enumerate(results):
-            if found is None:
-                keys[index] = cache.key(resources[index].obj)
-                results[index] = cache.get(keys[index])
+        for index, resource in enumerate(resources):
+            keys[index] = cache.key(resource.obj)
+            results[index] = cache.get(keys[index])
     missing = [i for i, found in enumerate(results) if found is None]
-    if missing:
-        fresh = _evaluate_policies(run, policies, [resources[i].obj for i in missing])
-        for index, computed in zip(missing, fresh, strict=True):
-            results[index] = computed
-            if cache is not None:
-                cache.put(keys[index], computed)
-    if cache is not None:
-        cache.save()
-    for resource, found in zip(resources, results, strict=True):
-        for result in found or []:
-            parts = parse_json_path(result.path) if result.path else []
-            hint = result.details.get("hint")
-            run.on_resource(
-                resource,
-                "warning" if result.severity == "warning" else "error",
-                result.rule,
-                result.message,
-                parts,
-                hint=hint if isinstance(hint, str) else None,
-            )
+    fresh: Future[list[list[PolicyResult]]] | None = None
+    if missing and run.options.opa_url:
+        from tools.validate.checks.policies import OpaServerEvaluator
+
+        server = OpaServerEvaluator(
+            policies, run.options.opa_url, timeout=run.options.policy_timeout
+        )
+        objects = [copy.deepcopy(resources[i].obj) for i in missing]
+        fresh = pool.submit(lambda: [server.evaluate(obj) for obj in objects])
+    elif missing:
+        workers = run.options.workers
+        if workers is None:
+            many = len(missing) >= PARALLEL_THRESHOLD
+            workers = min(os.cpu_count() or 1, 4) if many else 1
+        sandbox = run.sandbox(policies, workers)
+        encoded = encode_objects([resources[i].obj for i in missing])
+        fresh = pool.submit(sandbox.evaluate_encoded, encoded)
+
+    def finish() -> None:
+        if fresh is not None:
+            for index, computed in zip(missing, fresh.result(), strict=True):
+                results[index] = computed
+                if cache is not None:
+                    cache.put(keys[index], computed)
+        if cache is not None:
+            cache.save()
+        for resource, found in zip(resources, results, strict=True):
+            for result in found or []:
+                parts = parse_json_path(result.path) if result.path else []
+                hint = result.details.get("hint")
+                run.on_resource(
+                    resource,
+                    "warning" if result.severity == "warning" else "error",
+                    result.rule,
+                    result.message,
+                    parts,
+                    hint=hint if isinstance(hint, str) else None,
+                )
+
+    return finish
 
 
 def _start_promtool(
@@ -499,14 +516,26 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return out
 
 
+def _will_evaluate(options: ValidateOptions, policies: PolicySet) -> bool:
+    """Whether the policy workers are likely needed: policies to evaluate in-process, and no
+    cached results that could answer for every object."""
+    if policies.empty or options.opa_url:
+        return False
+    if not options.policy_cache:
+        return True
+    return not any((options.cache_dir / "policy-results").glob("*.json"))
+
+
 def _check_resources(
     run: Run,
     store: SchemaStore,
     policies: PolicySet | None,
     scopes: list[list[Resource]],
     resources: list[Resource],
+    pool: ThreadPoolExecutor,
 ) -> None:
-    """Schemas, policies and references of the rendered and parsed objects."""
+    """Schemas, policies and references of the rendered and parsed objects (the policies
+    evaluated on a thread of *pool*)."""
     options = run.options
 
     # CRDs being validated also describe the custom resources next to them.
@@ -529,13 +558,18 @@ def _check_resources(
     indexed_scopes = [Scope(scope) for scope in scopes]
     for indexed in indexed_scopes:
         _inherit_service_accounts(indexed)
-    if policies is not None:
-        _policy_findings(run, policies, resources)
+    # The policy workers evaluate while this process checks the references.
+    policy_findings = (
+        _start_policies(run, policies, resources, pool) if policies is not None else None
+    )
     run.lap("policies")
     for indexed in indexed_scopes:
         for scope_check in SCOPE_CHECKS:
             scope_check(indexed, context, run.on_resource)
     run.lap("references")
+    if policy_findings is not None:
+        policy_findings()
+    run.lap("policies")
 
 
 def _inherit_service_accounts(scope: Scope) -> None:
@@ -567,6 +601,8 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         _load_cluster_crds(run, store)
     inputs = sources.collect(list(paths), options.repo_root)
     policies = load_policy_set(options) if options.policy_dirs else None
+    if policies is not None and _will_evaluate(options, policies):
+        start_fork_server()  # it starts up while the manifests are rendered and parsed
     run.lap("setup")
 
     scopes: list[list[Resource]] = []
@@ -604,14 +640,15 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
         scopes.append(plain)
     run.lap("render+parse")
     resources = [r for scope in scopes for r in scope]
-    background = ThreadPoolExecutor(max_workers=1)
+    background = ThreadPoolExecutor(max_workers=2)
     rule_check: list[Future[list[promtool.RuleIssue]]] = []
 
-    # promtool overlaps the schema, policy and reference checks. The policy workers come from
-    # a fork server (checks/sandbox.py), so this thread is never inherited by a forked child.
+    # promtool overlaps the schema, policy and reference checks, and the policy evaluation
+    # overlaps the reference checks. The policy workers come from a fork server
+    # (checks/sandbox.py), so these threads are never inherited by a forked child.
     rule_check.append(_start_promtool(run, resources, not paths, background))
     try:
-        _check_resources(run, store, policies, scopes, resources)
+        _check_resources(run, store, policies, scopes, resources, background)
         _promtool_findings(run, rule_check[0].result())
     finally:
         background.shutdown(wait=False, cancel_futures=True)

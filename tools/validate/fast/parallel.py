@@ -56,12 +56,13 @@ class _Packed:
 _MOVED: dict[str, Any] = {}  # stands in for objects that travel in the blob
 
 
-def exact_json(objects: list[dict[str, Any]]) -> bytes | None:
+def exact_json(value: Any) -> bytes | None:
+    """*value* as JSON, or None when JSON cannot carry it exactly (see :class:`_Packed`)."""
     try:
-        blob = orjson.dumps(objects)
+        blob = orjson.dumps(value)
     except TypeError:
         return None
-    if b"null" in blob and _has_non_finite(objects):  # orjson writes NaN and inf as null
+    if b"null" in blob and _has_non_finite(value):  # orjson writes NaN and inf as null
         return None
     return blob
 
@@ -71,7 +72,7 @@ def _has_non_finite(value: Any) -> bool:
         return not math.isfinite(value)
     if isinstance(value, dict):
         return any(_has_non_finite(v) for v in value.values())
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return any(_has_non_finite(v) for v in value)
     return False
 

@@ -69,3 +69,51 @@ def test_no_policies_start_no_worker() -> None:
     sandboxed = SandboxedEvaluator(make_evaluator(empty, "regorus"), Budget())
     assert sandboxed.evaluate_all(objects(3)) == [[], [], []]
     assert sandboxed._context is None
+
+
+HOSTILE = """package main
+
+import rego.v1
+
+deny contains msg if {
+  input.metadata.name == "huge"
+  msg := sprintf("%d numbers", [count(numbers.range(1, 2e8))])
+}
+
+deny contains msg if {
+  input.metadata.name == "slow"
+  every i in numbers.range(1, 100000) {
+    every j in numbers.range(1, 100000) { i != 0 - j }
+  }
+  msg := "never"
+}
+
+deny contains msg if {
+  input.kind == "ConfigMap"
+  msg := sprintf("ConfigMap %s", [input.metadata.name])
+}
+"""
+
+
+def test_a_chunk_that_fails_blames_the_object_it_was_on() -> None:
+    """One worker, chunks of three: the objects before and after the ones that blow the
+    budgets, in the same chunk, keep the in-process results; each of the two gets its own
+    policy-error."""
+    policies = PolicySet(modules=[Module(Path("p.rego"), HOSTILE)], data={}, rules=["deny"])
+    inner = make_evaluator(policies, "regorus")
+    sandboxed = SandboxedEvaluator(inner, Budget(seconds=2, memory_mib=512), workers=1)
+    items = objects(12)
+    items[4]["metadata"] = {"name": "huge"}
+    items[7]["metadata"] = {"name": "slow"}
+    try:
+        results = sandboxed.evaluate_all(items)
+    finally:
+        sandboxed.close()
+    for index, item in enumerate(items):
+        if index in (4, 7):
+            (error,) = results[index]
+            assert error.rule == "policy-error"
+        else:
+            assert results[index] == inner.evaluate(item)
+    assert "stopped after 2s" in results[7][0].message
+    assert "stopped after" not in results[4][0].message
