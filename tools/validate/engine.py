@@ -550,19 +550,24 @@ def _check_resources(
     if options.crd_urls and any(not store.has_schema(r.api_version, r.kind) for r in resources):
         _load_crd_urls(run, store)
 
+    # The policy workers evaluate while this process checks the schemas and references. The
+    # policies see pods with their ServiceAccount's automount setting, the schema checks the
+    # objects as written: inherit, take the policies' copy, undo; inherit again after schemas.
+    indexed_scopes = [Scope(scope) for scope in scopes]
+    inherited = [spec for indexed in indexed_scopes for spec in _inherit_service_accounts(indexed)]
+    policy_findings = (
+        _start_policies(run, policies, resources, pool) if policies is not None else None
+    )
+    for spec in inherited:
+        del spec["automountServiceAccountToken"]
+    run.lap("policies")
     context = Context(options, store, _renders(run), run.this_repo, resources)
     for resource in resources:
         for object_check in OBJECT_CHECKS:
             object_check(resource, context, run.on_resource)
     run.lap("schemas")
-    indexed_scopes = [Scope(scope) for scope in scopes]
     for indexed in indexed_scopes:
         _inherit_service_accounts(indexed)
-    # The policy workers evaluate while this process checks the references.
-    policy_findings = (
-        _start_policies(run, policies, resources, pool) if policies is not None else None
-    )
-    run.lap("policies")
     for indexed in indexed_scopes:
         for scope_check in SCOPE_CHECKS:
             scope_check(indexed, context, run.on_resource)
@@ -572,12 +577,13 @@ def _check_resources(
     run.lap("policies")
 
 
-def _inherit_service_accounts(scope: Scope) -> None:
+def _inherit_service_accounts(scope: Scope) -> list[dict[str, Any]]:
     """Pods that do not set automountServiceAccountToken take their ServiceAccount's value
     (defaulting that needs a second object, see :mod:`tools.validate.defaults`), before the
-    policies see them."""
+    policies see them. Returns the pod specs that changed."""
+    changed: list[dict[str, Any]] = []
     if not scope.by_kind.get("ServiceAccount"):
-        return
+        return changed
     for resource in scope.resources:
         found = pod_template(resource.obj)
         spec = found[0].get("spec") if found is not None else None
@@ -585,7 +591,9 @@ def _inherit_service_accounts(scope: Scope) -> None:
             continue
         name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
         account = scope.find("ServiceAccount", str(name), resource.namespace)
-        defaults.inherit_service_account(spec, account.obj if account else None)
+        if defaults.inherit_service_account(spec, account.obj if account else None):
+            changed.append(spec)
+    return changed
 
 
 def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
@@ -644,7 +652,7 @@ def validate_paths(paths: Sequence[Path], options: ValidateOptions) -> Report:
     rule_check: list[Future[list[promtool.RuleIssue]]] = []
 
     # promtool overlaps the schema, policy and reference checks, and the policy evaluation
-    # overlaps the reference checks. The policy workers come from a fork server
+    # overlaps the schema and reference checks. The policy workers come from a fork server
     # (checks/sandbox.py), so these threads are never inherited by a forked child.
     rule_check.append(_start_promtool(run, resources, not paths, background))
     try:
