@@ -3,8 +3,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 # METADATA
 # title: No binding to cluster-admin
 # description: Nobody is bound to the cluster-admin ClusterRole from git.
@@ -12,9 +10,9 @@ import data.lib.k8s
 #   - ref: https://kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles
 # custom:
 #   kinds: [RoleBinding, ClusterRoleBinding]
-deny_cluster_admin_binding contains k8s.result(msg, "$.roleRef.name") if {
+deny_cluster_admin_binding contains data.lib.k8s.result(msg, "$.roleRef.name") if {
 	input.kind in {"RoleBinding", "ClusterRoleBinding"}
 	input.roleRef.kind == "ClusterRole"
 	input.roleRef.name == "cluster-admin"
-	msg := sprintf("%s: binds cluster-admin; grant a narrower role", [k8s.subject])
+	msg := sprintf("%s: binds cluster-admin; grant a narrower role", [data.lib.k8s.subject])
 }

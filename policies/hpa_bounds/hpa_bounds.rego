@@ -3,8 +3,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 # METADATA
 # title: HPA bounds are consistent
 # description: A HorizontalPodAutoscaler's maxReplicas is at least its minReplicas.
@@ -12,11 +10,11 @@ import data.lib.k8s
 #   - ref: https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/
 # custom:
 #   kinds: [HorizontalPodAutoscaler]
-deny_hpa_bounds contains k8s.result(msg, "$.spec.maxReplicas") if {
+deny_hpa_bounds contains data.lib.k8s.result(msg, "$.spec.maxReplicas") if {
 	input.kind == "HorizontalPodAutoscaler"
 	minimum := object.get(input.spec, "minReplicas", 1)
 	is_number(minimum)
 	is_number(input.spec.maxReplicas)
 	input.spec.maxReplicas < minimum
-	msg := sprintf("%s: maxReplicas %d is below minReplicas %d", [k8s.subject, input.spec.maxReplicas, minimum])
+	msg := sprintf("%s: maxReplicas %d is below minReplicas %d", [data.lib.k8s.subject, input.spec.maxReplicas, minimum])
 }

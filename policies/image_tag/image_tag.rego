@@ -3,9 +3,6 @@ package main
 
 import rego.v1
 
-import data.lib.images
-import data.lib.k8s
-
 # METADATA
 # title: Images name a version
 # description: No latest tag and no bare image name without a tag or digest.
@@ -13,21 +10,21 @@ import data.lib.k8s
 #   - ref: https://kubernetes.io/docs/concepts/containers/images/#image-names
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
-deny_image_tag contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
-	some entry in k8s.containers
+deny_image_tag contains data.lib.k8s.result(msg, sprintf("%s.image", [entry.path])) if {
+	some entry in data.lib.k8s.containers
 	image := entry.container.image
-	images.tag(image) == "latest"
-	not images.pinned_by_digest(image)
-	msg := sprintf("%s: container \"%s\" image \"%s\" uses the mutable tag latest; pin a version or digest", [k8s.subject, k8s.container_name(entry.container), image])
+	data.lib.images.tag(image) == "latest"
+	not data.lib.images.pinned_by_digest(image)
+	msg := sprintf("%s: container \"%s\" image \"%s\" uses the mutable tag latest; pin a version or digest", [data.lib.k8s.subject, data.lib.k8s.container_name(entry.container), image])
 }
 
 # METADATA
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
-deny_image_tag contains k8s.result(msg, sprintf("%s.image", [entry.path])) if {
-	some entry in k8s.containers
+deny_image_tag contains data.lib.k8s.result(msg, sprintf("%s.image", [entry.path])) if {
+	some entry in data.lib.k8s.containers
 	image := entry.container.image
-	not images.tag(image)
-	not images.pinned_by_digest(image)
-	msg := sprintf("%s: container \"%s\" image \"%s\" has no tag or digest; pin a version or digest", [k8s.subject, k8s.container_name(entry.container), image])
+	not data.lib.images.tag(image)
+	not data.lib.images.pinned_by_digest(image)
+	msg := sprintf("%s: container \"%s\" image \"%s\" has no tag or digest; pin a version or digest", [data.lib.k8s.subject, data.lib.k8s.container_name(entry.container), image])
 }

@@ -61,7 +61,7 @@ at(keys) := input if {
 
 # Pod specs by the JSONPath of the pod spec: {"spec": <pod spec>, "path": <that path>}.
 # Objects keyed by path rather than sets of objects: rego-cpp hashes set members, which is slow
-# for whole pod specs. `some pod in k8s.pods` iterates the values either way.
+# for whole pod specs. `some pod in data.lib.k8s.pods` iterates the values either way.
 pods[path] := {"spec": spec, "path": path} if {
 	spec := at(pod_kind.pod).spec
 	is_object(spec)

@@ -2,8 +2,6 @@ package lib.k8s_test
 
 import rego.v1
 
-import data.lib.k8s
-
 deployment := {
 	"apiVersion": "apps/v1",
 	"kind": "Deployment",
@@ -30,27 +28,27 @@ workflow := {
 }
 
 test_deployment_containers_with_paths if {
-	paths := {e.path | some e in k8s.containers} with input as deployment
+	paths := {e.path | some e in data.lib.k8s.containers} with input as deployment
 	paths == {"$.spec.template.spec.initContainers[0]", "$.spec.template.spec.containers[0]"}
 }
 
 test_cronjob_container_path if {
-	paths := {e.path | some e in k8s.containers} with input as cronjob
+	paths := {e.path | some e in data.lib.k8s.containers} with input as cronjob
 	paths == {"$.spec.jobTemplate.spec.template.spec.containers[0]"}
 }
 
 test_workflow_template_containers if {
-	paths := {e.path | some e in k8s.containers} with input as workflow
+	paths := {e.path | some e in data.lib.k8s.containers} with input as workflow
 	paths == {"$.spec.templates[1].container"}
 }
 
 test_container_setting_overrides_pod if {
-	values := {k8s.container_name(e.container): k8s.security(e, "runAsNonRoot") | some e in k8s.containers} with input as deployment
+	values := {data.lib.k8s.container_name(e.container): data.lib.k8s.security(e, "runAsNonRoot") | some e in data.lib.k8s.containers} with input as deployment
 	values == {"init": true, "app": false}
 }
 
 test_subject_names_kind_and_name if {
-	k8s.subject == "Deployment web" with input as deployment
+	data.lib.k8s.subject == "Deployment web" with input as deployment
 }
 
 replication_controller := {
@@ -93,25 +91,25 @@ container_set := {
 }
 
 test_replication_controller_is_a_pod_kind if {
-	paths := {e.path | some e in k8s.containers} with input as replication_controller
+	paths := {e.path | some e in data.lib.k8s.containers} with input as replication_controller
 	paths == {"$.spec.template.spec.containers[0]"}
 }
 
 test_pod_template_is_a_pod_kind if {
-	paths := {e.path | some e in k8s.containers} with input as pod_template
+	paths := {e.path | some e in data.lib.k8s.containers} with input as pod_template
 	paths == {"$.template.spec.containers[0]"}
 }
 
 test_pod_with_ephemeral_container if {
-	paths := {e.path | some e in k8s.containers} with input as bare_pod
+	paths := {e.path | some e in data.lib.k8s.containers} with input as bare_pod
 	paths == {"$.spec.containers[0]", "$.spec.ephemeralContainers[0]"}
 }
 
 test_kind_of_another_group_has_no_pods if {
-	count(k8s.pods) == 0 with input as other_group
+	count(data.lib.k8s.pods) == 0 with input as other_group
 }
 
 test_container_set_and_sidecars if {
-	paths := {e.path | some e in k8s.containers} with input as container_set
+	paths := {e.path | some e in data.lib.k8s.containers} with input as container_set
 	paths == {"$.spec.workflowSpec.templates[0].containerSet.containers[0]", "$.spec.workflowSpec.templates[0].sidecars[0]"}
 }

@@ -3,8 +3,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 pss_label := "pod-security.kubernetes.io/enforce"
 
 # METADATA
@@ -14,11 +12,11 @@ pss_label := "pod-security.kubernetes.io/enforce"
 #   - ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/
 # custom:
 #   kinds: [Namespace]
-deny_namespace_pod_security contains k8s.result(msg, "$.metadata.labels") if {
+deny_namespace_pod_security contains data.lib.k8s.result(msg, "$.metadata.labels") if {
 	input.kind == "Namespace"
 	level := enforce_level
 	level != "restricted"
-	msg := sprintf("%s: label %s is %s; set it to restricted", [k8s.subject, pss_label, level])
+	msg := sprintf("%s: label %s is %s; set it to restricted", [data.lib.k8s.subject, pss_label, level])
 }
 
 enforce_level := value if {

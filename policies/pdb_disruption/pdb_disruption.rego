@@ -3,8 +3,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 # METADATA
 # title: PodDisruptionBudgets allow a disruption
 # description: A PodDisruptionBudget allows at least one voluntary disruption, or node drains hang.
@@ -12,17 +10,17 @@ import data.lib.k8s
 #   - ref: https://kubernetes.io/docs/tasks/run-application/configure-pdb/
 # custom:
 #   kinds: [PodDisruptionBudget]
-deny_pdb_blocks_disruption contains k8s.result(msg, "$.spec.maxUnavailable") if {
+deny_pdb_blocks_disruption contains data.lib.k8s.result(msg, "$.spec.maxUnavailable") if {
 	input.kind == "PodDisruptionBudget"
 	input.spec.maxUnavailable in {0, "0", "0%"}
-	msg := sprintf("%s: maxUnavailable %v allows no disruption; node drains would block", [k8s.subject, input.spec.maxUnavailable])
+	msg := sprintf("%s: maxUnavailable %v allows no disruption; node drains would block", [data.lib.k8s.subject, input.spec.maxUnavailable])
 }
 
 # METADATA
 # custom:
 #   kinds: [PodDisruptionBudget]
-deny_pdb_blocks_disruption contains k8s.result(msg, "$.spec.minAvailable") if {
+deny_pdb_blocks_disruption contains data.lib.k8s.result(msg, "$.spec.minAvailable") if {
 	input.kind == "PodDisruptionBudget"
 	input.spec.minAvailable == "100%"
-	msg := sprintf("%s: minAvailable 100%% allows no disruption; node drains would block", [k8s.subject])
+	msg := sprintf("%s: minAvailable 100%% allows no disruption; node drains would block", [data.lib.k8s.subject])
 }

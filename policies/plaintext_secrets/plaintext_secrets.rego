@@ -3,8 +3,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 # METADATA
 # title: No Secret data in git
 # description: Nothing in git is a secret. Secret objects carry no data; secrets arrive through ExternalSecrets.
@@ -12,11 +10,11 @@ import data.lib.k8s
 #   - ref: https://kubernetes.io/docs/concepts/security/secrets-good-practices/
 # custom:
 #   kinds: [Secret]
-deny_secret_data contains k8s.result(msg, sprintf("$.%s", [field])) if {
+deny_secret_data contains data.lib.k8s.result(msg, sprintf("$.%s", [field])) if {
 	input.kind == "Secret"
 	some field in ["data", "stringData"]
 	count(object.get(input, field, {})) > 0
-	msg := sprintf("%s: holds %s in git; deliver it with an ExternalSecret instead", [k8s.subject, field])
+	msg := sprintf("%s: holds %s in git; deliver it with an ExternalSecret instead", [data.lib.k8s.subject, field])
 }
 
 # METADATA
@@ -26,14 +24,14 @@ deny_secret_data contains k8s.result(msg, sprintf("$.%s", [field])) if {
 #   - ref: https://kubernetes.io/docs/concepts/security/secrets-good-practices/
 # custom:
 #   kinds: [data.gitops.pod_kinds, data.gitops.workflow_kinds]
-deny_plaintext_secret_env contains k8s.result(msg, sprintf("%s.env[%d].value", [entry.path, i])) if {
-	some entry in k8s.containers
+deny_plaintext_secret_env contains data.lib.k8s.result(msg, sprintf("%s.env[%d].value", [entry.path, i])) if {
+	some entry in data.lib.k8s.containers
 	some i, env in object.get(entry.container, "env", [])
 	regex.match(data.gitops.secret_env_pattern, lower(env.name))
 	not names_a_reference(env.name)
 	is_string(env.value)
 	env.value != ""
-	msg := sprintf("%s: container \"%s\" sets %s to a literal value; use valueFrom.secretKeyRef", [k8s.subject, k8s.container_name(entry.container), env.name])
+	msg := sprintf("%s: container \"%s\" sets %s to a literal value; use valueFrom.secretKeyRef", [data.lib.k8s.subject, data.lib.k8s.container_name(entry.container), env.name])
 }
 
 names_a_reference(name) if {

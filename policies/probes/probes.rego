@@ -3,8 +3,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 # METADATA
 # title: Long-running containers have probes
 # description: Long-running containers have liveness and readiness probes (Jobs and workflows are exempt).
@@ -12,11 +10,11 @@ import data.lib.k8s
 #   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
 # custom:
 #   kinds: [Deployment, StatefulSet, Rollout]
-deny_probes contains k8s.result(msg, entry.path) if {
-	input.kind in k8s.service_kinds
-	some entry in k8s.containers
+deny_probes contains data.lib.k8s.result(msg, entry.path) if {
+	input.kind in data.lib.k8s.service_kinds
+	some entry in data.lib.k8s.containers
 	not entry.init
 	some probe in ["livenessProbe", "readinessProbe"]
 	not entry.container[probe]
-	msg := sprintf("%s: container \"%s\" has no %s", [k8s.subject, k8s.container_name(entry.container), probe])
+	msg := sprintf("%s: container \"%s\" has no %s", [data.lib.k8s.subject, data.lib.k8s.container_name(entry.container), probe])
 }

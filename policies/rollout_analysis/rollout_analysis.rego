@@ -4,8 +4,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 # METADATA
 # title: Rollouts ship by canary
 # description: A Rollout uses the canary strategy.
@@ -13,10 +11,10 @@ import data.lib.k8s
 #   - ref: https://argo-rollouts.readthedocs.io/en/stable/features/canary/
 # custom:
 #   kinds: [Rollout]
-deny_rollout_canary contains k8s.result(msg, "$.spec.strategy") if {
+deny_rollout_canary contains data.lib.k8s.result(msg, "$.spec.strategy") if {
 	input.kind == "Rollout"
 	not input.spec.strategy.canary
-	msg := sprintf("%s: strategy is not canary; releases must go through an analysed canary", [k8s.subject])
+	msg := sprintf("%s: strategy is not canary; releases must go through an analysed canary", [data.lib.k8s.subject])
 }
 
 # METADATA
@@ -26,11 +24,11 @@ deny_rollout_canary contains k8s.result(msg, "$.spec.strategy") if {
 #   - ref: https://argo-rollouts.readthedocs.io/en/stable/features/analysis/
 # custom:
 #   kinds: [Rollout]
-deny_rollout_analysis contains k8s.result(msg, "$.spec.strategy.canary") if {
+deny_rollout_analysis contains data.lib.k8s.result(msg, "$.spec.strategy.canary") if {
 	input.kind == "Rollout"
 	canary := input.spec.strategy.canary
 	not has_analysis(canary)
-	msg := sprintf("%s: canary has no analysis (spec.strategy.canary.analysis or an analysis step)", [k8s.subject])
+	msg := sprintf("%s: canary has no analysis (spec.strategy.canary.analysis or an analysis step)", [data.lib.k8s.subject])
 }
 
 has_analysis(canary) if count(object.get(canary, ["analysis", "templates"], [])) > 0

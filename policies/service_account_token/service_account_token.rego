@@ -5,8 +5,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 token_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Rollout"}
 
 # METADATA
@@ -16,9 +14,9 @@ token_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "
 #   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting
 # custom:
 #   kinds: [Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Rollout]
-deny_automount_token contains k8s.result(msg, pod.path) if {
+deny_automount_token contains data.lib.k8s.result(msg, pod.path) if {
 	input.kind in token_kinds
-	some pod in k8s.pods
+	some pod in data.lib.k8s.pods
 	not object.get(pod.spec, "automountServiceAccountToken", true) == false
-	msg := sprintf("%s: pod spec must set automountServiceAccountToken: false", [k8s.subject])
+	msg := sprintf("%s: pod spec must set automountServiceAccountToken: false", [data.lib.k8s.subject])
 }

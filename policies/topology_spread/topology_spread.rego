@@ -4,8 +4,6 @@ package main
 
 import rego.v1
 
-import data.lib.k8s
-
 zone_key := "topology.kubernetes.io/zone"
 
 spreads_over_zones(pod) if {
@@ -20,11 +18,11 @@ spreads_over_zones(pod) if {
 #   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
 # custom:
 #   kinds: [Deployment, StatefulSet, Rollout]
-deny_topology_spread contains k8s.result(msg, pod.path) if {
-	k8s.is_production
-	some pod in k8s.service_pods
+deny_topology_spread contains data.lib.k8s.result(msg, pod.path) if {
+	data.lib.k8s.is_production
+	some pod in data.lib.k8s.service_pods
 	not spreads_over_zones(pod)
-	msg := sprintf("%s: pods are not spread over zones in production namespace %s (add a topologySpreadConstraint on %s)", [k8s.subject, k8s.namespace, zone_key])
+	msg := sprintf("%s: pods are not spread over zones in production namespace %s (add a topologySpreadConstraint on %s)", [data.lib.k8s.subject, data.lib.k8s.namespace, zone_key])
 }
 
 # METADATA
@@ -34,9 +32,9 @@ deny_topology_spread contains k8s.result(msg, pod.path) if {
 #   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
 # custom:
 #   kinds: [Deployment, StatefulSet, Rollout]
-warn_topology_spread contains k8s.result(msg, pod.path) if {
-	not k8s.is_production
-	some pod in k8s.service_pods
+warn_topology_spread contains data.lib.k8s.result(msg, pod.path) if {
+	not data.lib.k8s.is_production
+	some pod in data.lib.k8s.service_pods
 	not spreads_over_zones(pod)
-	msg := sprintf("%s: pods are not spread over zones (no topologySpreadConstraint on %s)", [k8s.subject, zone_key])
+	msg := sprintf("%s: pods are not spread over zones (no topologySpreadConstraint on %s)", [data.lib.k8s.subject, zone_key])
 }
