@@ -61,6 +61,19 @@ def test_lib_has_tests_too() -> None:
             assert (module.parent / f"{module.stem}_test.rego").is_file()
 
 
+def test_lib_rules_are_named_by_full_path() -> None:
+    """``data.lib.k8s.subject``, not ``import data.lib.k8s`` + ``k8s.subject``: regorus
+    evaluates every rule of an imported package when one is named through the import, which
+    more than doubled the policy time of a Service or ConfigMap (docs/VALIDATE.md)."""
+    importing = [
+        f"{module.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
+        for module in sorted(POLICIES.rglob("*.rego"))
+        for number, line in enumerate(module.read_text(encoding="utf-8").splitlines(), 1)
+        if re.match(r"\s*import\s+data\.", line)
+    ]
+    assert not importing, "name lib rules as data.lib.<package>.<rule>:\n" + "\n".join(importing)
+
+
 def test_unit_tests_and_samples_pass(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["policy", "test", str(POLICIES), "-v"])
     out = capsys.readouterr().out
