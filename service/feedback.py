@@ -12,6 +12,13 @@ in-memory queue; a background thread writes the queue in batches every
 down), new entries are dropped and counted instead (``model_api_prediction_log_dropped_total``).
 The same thread deletes rows older than the retention period once an hour.
 
+The writer shares the GIL with the event loop, so a batch costs it as little Python as possible:
+the whole batch is serialized into one JSON array and inserted by one statement that unpacks it
+in the database (:data:`_JSON_INSERT`: ``json_each`` on SQLite, ``json_array_elements`` on
+PostgreSQL). A row-by-row ``executemany`` releases and re-takes the GIL around every row's
+``sqlite3_step``, and each hand-over to and from the busy event loop thread costs both threads
+(docs/PERFORMANCE.md, "Prediction log"); other databases get SQLAlchemy's ``executemany``.
+
 The table's layout is versioned in ``model_api_schema`` (one row: the version); on start the
 thread applies the :data:`MIGRATIONS` the database lacks, in order, under a lock on PostgreSQL so
 that replicas starting together do not race. A new layout is a new function appended to the list.
@@ -38,7 +45,10 @@ _log = logging.getLogger("model_api.feedback")
 
 OFF = "off"
 FLUSH_SECONDS = 0.2
-BATCH_ROWS = 500
+# One INSERT statement (and one transaction) holds at most this many predictions, or this many
+# predicted labels in all (a batch of large requests stays a few megabytes).
+BATCH_ROWS = 5000
+BATCH_LABELS = 200_000
 CLEANUP_SECONDS = 3600.0
 RETRY_SECONDS = 2.0
 READY_WAIT_SECONDS = 5.0
@@ -61,6 +71,32 @@ predictions = sa.Table(
     sa.Column("actual", sa.Text, nullable=True),  # JSON list once feedback arrived
     sa.Column("labelled_at", sa.Float, nullable=True),
 )
+
+
+# One statement per batch: the bound parameter ``rows`` is a JSON array of
+# ``[prediction_id, created_at, model_version, predicted]`` (``predicted`` already JSON text).
+_JSON_INSERT = {
+    "sqlite": sa.text(
+        "INSERT INTO model_api_predictions (prediction_id, created_at, model_version, predicted) "
+        "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+        "json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(:rows)"
+    ),
+    "postgresql": sa.text(
+        "INSERT INTO model_api_predictions (prediction_id, created_at, model_version, predicted) "
+        "SELECT e ->> 0, CAST(e ->> 1 AS DOUBLE PRECISION), e ->> 2, e ->> 3 "
+        "FROM json_array_elements(CAST(:rows AS JSON)) AS e"
+    ),
+}
+
+
+def insert_batch(connection: Connection, rows: list[tuple[str, float, str, str]]) -> None:
+    """Insert ``rows`` (id, created at, model version, predicted labels as JSON text)."""
+    statement = _JSON_INSERT.get(connection.dialect.name)
+    if statement is not None:
+        connection.execute(statement, {"rows": orjson.dumps(rows).decode()})
+        return
+    columns = ("prediction_id", "created_at", "model_version", "predicted")
+    connection.execute(predictions.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def _create_v1(connection: Connection) -> None:
@@ -237,26 +273,30 @@ class PredictionLog:
         written = 0
         with self._write_lock:
             while self._queue:
-                batch: list[_Entry] = []
-                while self._queue and len(batch) < BATCH_ROWS:
-                    batch.append(self._queue.popleft())
+                batch = self._take_batch()
                 rows = [
-                    {
-                        "prediction_id": pid,
-                        "created_at": created,
-                        "model_version": version,
-                        "predicted": orjson.dumps(labels, option=_NUMPY).decode(),
-                    }
+                    (pid, created, version, orjson.dumps(labels, option=_NUMPY).decode())
                     for pid, created, version, labels in batch
                 ]
                 try:
                     with self._engine.begin() as connection:
-                        connection.execute(predictions.insert(), rows)
+                        insert_batch(connection, rows)
                 except Exception:
                     self._queue.extendleft(reversed(batch))
                     raise
                 written += len(batch)
         return written
+
+    def _take_batch(self) -> list[_Entry]:
+        """The queue's head, up to :data:`BATCH_ROWS` entries or :data:`BATCH_LABELS` labels."""
+        batch: list[_Entry] = []
+        labels = 0
+        queue = self._queue
+        while queue and len(batch) < BATCH_ROWS and labels < BATCH_LABELS:
+            entry = queue.popleft()
+            batch.append(entry)
+            labels += len(entry[3])
+        return batch
 
     def delete_expired(self) -> int:
         cutoff = self._clock() - self.retention_seconds

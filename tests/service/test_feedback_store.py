@@ -135,18 +135,60 @@ def test_predictions_expire_after_the_retention_period(url: str) -> None:
         log.close()
 
 
-def test_close_writes_what_is_queued(url: str) -> None:
+def test_close_writes_what_is_queued(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feedback, "BATCH_ROWS", 500)
+    monkeypatch.setattr(feedback, "BATCH_LABELS", 2000)
     clock = Clock()
     log = started(url, clock, queue_limit=5000)
-    for n in range(1200):  # more than one batch
+    for n in range(1200):  # more than one batch by count
         log.record(f"q-{n}", "1", np.array([n % 2], dtype=np.int64))
+    for n in range(3):  # and by labels: 1,500 labels each, so one entry per batch
+        log.record(f"big-{n}", "1", np.full(1500, n % 2, dtype=np.int64))
     log.close()
     again = started(url, clock)
     try:
         found = again.lookup("q-1199")
         assert found is not None and found.predicted == [1]
+        for n in range(3):
+            big = again.lookup(f"big-{n}")
+            assert big is not None and big.predicted == [n % 2] * 1500
     finally:
         again.close()
+
+
+@pytest.mark.parametrize("statement", ["one statement per batch", "executemany"])
+def test_a_batch_stores_exactly_what_was_recorded(
+    url: str, statement: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if statement == "executemany":  # the path of databases other than SQLite and PostgreSQL
+        monkeypatch.setattr(feedback, "_JSON_INSERT", {})
+    clock = Clock()
+    clock.now = 1_800_000_000.123456
+    log = started(url, clock)
+    recorded = {
+        "plain-1": ("7", [0, 1, 1]),
+        "quote'\"back\\slash": ("v'1\"", [1]),
+        "unicode-é-✓-😀": ("ü", [0] * 300),
+    }
+    try:
+        for pid, (version, labels) in recorded.items():
+            log.record(pid, version, np.array(labels, dtype=np.int64))
+            clock.now += 0.25
+        assert log.flush() == 3
+        engine = feedback.engine_for(url)
+        with engine.connect() as connection:
+            table = feedback.predictions
+            rows = connection.execute(sa.select(table).order_by(table.c.created_at)).all()
+        engine.dispose()
+        assert [r.prediction_id for r in rows] == list(recorded)
+        assert [r.created_at for r in rows] == [1_800_000_000.123456 + 0.25 * n for n in range(3)]
+        for row in rows:
+            version, labels = recorded[row.prediction_id]
+            assert (row.model_version, row.actual, row.labelled_at) == (version, None, None)
+            logged = log.lookup(row.prediction_id)
+            assert logged is not None and logged.predicted == labels
+    finally:
+        log.close()
 
 
 def test_an_unreachable_store_drops_and_counts_beyond_the_queue() -> None:
