@@ -14,7 +14,7 @@ The same thread deletes rows older than the retention period once an hour.
 
 The writer shares the GIL with the event loop, so a batch costs it as little Python as possible:
 the whole batch is serialized into one JSON array and inserted by one statement that unpacks it
-in the database (:data:`_JSON_INSERT`: ``json_each`` on SQLite, ``json_array_elements`` on
+in the database (:data:`ONE_STATEMENT_INSERT`: ``json_each`` on SQLite, ``json_array_elements`` on
 PostgreSQL). A row-by-row ``executemany`` releases and re-takes the GIL around every row's
 ``sqlite3_step``, and each hand-over to and from the busy event loop thread costs both threads
 (docs/PERFORMANCE.md, "Prediction log"); other databases get SQLAlchemy's ``executemany``.
@@ -75,7 +75,7 @@ predictions = sa.Table(
 
 # One statement per batch: the bound parameter ``rows`` is a JSON array of
 # ``[prediction_id, created_at, model_version, predicted]`` (``predicted`` already JSON text).
-_JSON_INSERT = {
+ONE_STATEMENT_INSERT = {
     "sqlite": sa.text(
         "INSERT INTO model_api_predictions (prediction_id, created_at, model_version, predicted) "
         "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
@@ -91,7 +91,7 @@ _JSON_INSERT = {
 
 def insert_batch(connection: Connection, rows: list[tuple[str, float, str, str]]) -> None:
     """Insert ``rows`` (id, created at, model version, predicted labels as JSON text)."""
-    statement = _JSON_INSERT.get(connection.dialect.name)
+    statement = ONE_STATEMENT_INSERT.get(connection.dialect.name)
     if statement is not None:
         connection.execute(statement, {"rows": orjson.dumps(rows).decode()})
         return
@@ -156,8 +156,13 @@ def engine_for(url: str) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _wal(dbapi_connection: Any, _: Any) -> None:
             # Several worker processes share the file: readers never wait for the writer.
+            # synchronous=NORMAL: a commit appends to the WAL without an fsync (the WAL is
+            # synced at checkpoints); a crash of the process loses nothing committed, a power
+            # loss may lose the last commits. The fsync per batch cost the writer thread about
+            # twice the CPU per prediction (docs/PERFORMANCE.md, "Prediction log").
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
     return engine

@@ -69,6 +69,16 @@ def test_migrations_create_the_versioned_table_once(url: str) -> None:
         engine.dispose()
 
 
+def test_sqlite_commits_to_a_wal_without_an_fsync_each(tmp_path: Path) -> None:
+    engine = feedback.engine_for(f"sqlite:///{tmp_path / 'feedback.sqlite'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    finally:
+        engine.dispose()
+
+
 def test_a_newer_schema_is_refused(url: str) -> None:
     engine = feedback.engine_for(url)
     try:
@@ -161,7 +171,7 @@ def test_a_batch_stores_exactly_what_was_recorded(
     url: str, statement: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if statement == "executemany":  # the path of databases other than SQLite and PostgreSQL
-        monkeypatch.setattr(feedback, "_JSON_INSERT", {})
+        monkeypatch.setattr(feedback, "ONE_STATEMENT_INSERT", {})
     clock = Clock()
     clock.now = 1_800_000_000.123456
     log = started(url, clock)
