@@ -16,29 +16,17 @@ import pytest
 import yaml
 
 from tests.support.bounded import run_gitops
+from tests.support.validate import RUNAWAY_POLICY
 
-POLICY = """package main
-
-import rego.v1
-
-deny contains msg if {
-  input.metadata.name == "huge"
-  msg := sprintf("%d numbers", [count(numbers.range(1, 2e8))])
-}
-
-deny contains msg if {
-  input.metadata.name == "slow"
-  every i in numbers.range(1, 100000) {
-    every j in numbers.range(1, 100000) { i != 0 - j }
-  }
-  msg := "never"
-}
-
+POLICY = (
+    RUNAWAY_POLICY
+    + """
 deny contains msg if {
   input.metadata.name == "plain"
   msg := "plain ConfigMap denied"
 }
 """
+)
 
 
 def repo(tmp_path: Path, *names: str) -> Path:

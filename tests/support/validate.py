@@ -125,3 +125,25 @@ def widget_crd(schema: dict[str, Any]) -> dict[str, Any]:
 def widget(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     meta = {"name": "w", **metadata}
     return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": meta, "spec": spec}
+
+
+# Two Rego rules no engine can finish: one asks for gigabytes at once (an object named "huge"),
+# one loops for hours (an object named "slow"). Tests append a rule of their own for the objects
+# that must still be checked; the policy sandbox must end the first two as policy-error findings.
+RUNAWAY_POLICY = """package main
+
+import rego.v1
+
+deny contains msg if {
+  input.metadata.name == "huge"
+  msg := sprintf("%d numbers", [count(numbers.range(1, 2e8))])
+}
+
+deny contains msg if {
+  input.metadata.name == "slow"
+  every i in numbers.range(1, 100000) {
+    every j in numbers.range(1, 100000) { i != 0 - j }
+  }
+  msg := "never"
+}
+"""

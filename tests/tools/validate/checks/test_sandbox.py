@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import REPO_ROOT
+from tests.support.validate import RUNAWAY_POLICY
 from tools.validate.checks.policies import Module, PolicySet, load_policies, make_evaluator
 from tools.validate.checks.sandbox import Budget, SandboxedEvaluator
 
@@ -71,28 +72,15 @@ def test_no_policies_start_no_worker() -> None:
     assert sandboxed._context is None
 
 
-HOSTILE = """package main
-
-import rego.v1
-
-deny contains msg if {
-  input.metadata.name == "huge"
-  msg := sprintf("%d numbers", [count(numbers.range(1, 2e8))])
-}
-
-deny contains msg if {
-  input.metadata.name == "slow"
-  every i in numbers.range(1, 100000) {
-    every j in numbers.range(1, 100000) { i != 0 - j }
-  }
-  msg := "never"
-}
-
+HOSTILE = (
+    RUNAWAY_POLICY
+    + """
 deny contains msg if {
   input.kind == "ConfigMap"
   msg := sprintf("ConfigMap %s", [input.metadata.name])
 }
 """
+)
 
 
 def test_a_chunk_that_fails_blames_the_object_it_was_on() -> None:
