@@ -30,7 +30,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,8 +73,14 @@ predictions = sa.Table(
 )
 
 
+# prediction id, created at (epoch seconds), model version, predicted labels
+_Entry = tuple[str, float, str, npt.NDArray[np.int64]]
+
+
 # One statement per batch: the bound parameter ``rows`` is a JSON array of
-# ``[prediction_id, created_at, model_version, predicted]`` (``predicted`` already JSON text).
+# ``[prediction_id, created_at, model_version, [label, ...]]``; the labels column stores the
+# JSON text of the inner array (SQLite's ``json_extract`` and PostgreSQL's ``->>`` return an
+# array element as its compact text, which is exactly what orjson writes).
 ONE_STATEMENT_INSERT = {
     "sqlite": sa.text(
         "INSERT INTO model_api_predictions (prediction_id, created_at, model_version, predicted) "
@@ -89,14 +95,38 @@ ONE_STATEMENT_INSERT = {
 }
 
 
-def insert_batch(connection: Connection, rows: list[tuple[str, float, str, str]]) -> None:
-    """Insert ``rows`` (id, created at, model version, predicted labels as JSON text)."""
+def _as_list(value: object) -> object:
+    """orjson's fallback for arrays it does not serialize natively (non-contiguous ones)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in the prediction log")
+
+
+def insert_batch(connection: Connection, entries: Sequence[_Entry]) -> None:
+    """Insert ``entries`` (id, created at, model version, predicted labels).
+
+    On SQLite and PostgreSQL the batch is serialized by one orjson call and inserted by one
+    statement: the writer thread holds the GIL for microseconds per batch rather than a Python
+    loop over its rows, which the request path would wait for after every call that releases
+    the GIL (the model's run, socket writes).
+    """
     statement = ONE_STATEMENT_INSERT.get(connection.dialect.name)
     if statement is not None:
-        connection.execute(statement, {"rows": orjson.dumps(rows).decode()})
+        rows = orjson.dumps(entries, default=_as_list, option=_NUMPY).decode()
+        connection.execute(statement, {"rows": rows})
         return
     columns = ("prediction_id", "created_at", "model_version", "predicted")
-    connection.execute(predictions.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+    connection.execute(
+        predictions.insert(),
+        [
+            dict(zip(columns, (pid, created, version, _labels_json(labels)), strict=True))
+            for pid, created, version, labels in entries
+        ],
+    )
+
+
+def _labels_json(labels: npt.NDArray[np.int64]) -> str:
+    return orjson.dumps(labels, default=_as_list, option=_NUMPY).decode()
 
 
 def _create_v1(connection: Connection) -> None:
@@ -106,10 +136,6 @@ def _create_v1(connection: Connection) -> None:
 # (version, step): step brings the database from version - 1 to version.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-
-# prediction id, created at (epoch seconds), model version, predicted labels
-_Entry = tuple[str, float, str, npt.NDArray[np.int64]]
 
 
 class StoreUnavailable(Exception):
@@ -272,32 +298,37 @@ class PredictionLog:
     # -- writer ------------------------------------------------------------------------------
 
     def flush(self) -> int:
-        """Write everything queued now; the number of predictions written."""
+        """Write everything queued now; the number of predictions written.
+
+        Only what is queued when the call starts: entries that arrive meanwhile wait for the
+        next flush. Chasing them would turn a busy server's log into a stream of tiny
+        transactions, each paying the commit and the writer's GIL hand-overs for a few rows.
+        """
         if not self._ready.is_set():
             return 0
         written = 0
         with self._write_lock:
-            while self._queue:
-                batch = self._take_batch()
-                rows = [
-                    (pid, created, version, orjson.dumps(labels, option=_NUMPY).decode())
-                    for pid, created, version, labels in batch
-                ]
+            pending = len(self._queue)
+            while pending > 0 and self._queue:
+                batch = self._take_batch(pending)
+                pending -= len(batch)
                 try:
                     with self._engine.begin() as connection:
-                        insert_batch(connection, rows)
+                        insert_batch(connection, batch)
                 except Exception:
                     self._queue.extendleft(reversed(batch))
                     raise
                 written += len(batch)
         return written
 
-    def _take_batch(self) -> list[_Entry]:
-        """The queue's head, up to :data:`BATCH_ROWS` entries or :data:`BATCH_LABELS` labels."""
+    def _take_batch(self, limit: int) -> list[_Entry]:
+        """The queue's head: up to ``limit`` and :data:`BATCH_ROWS` entries, or until
+        :data:`BATCH_LABELS` labels."""
         batch: list[_Entry] = []
         labels = 0
         queue = self._queue
-        while queue and len(batch) < BATCH_ROWS and labels < BATCH_LABELS:
+        limit = min(limit, BATCH_ROWS)
+        while queue and len(batch) < limit and labels < BATCH_LABELS:
             entry = queue.popleft()
             batch.append(entry)
             labels += len(entry[3])

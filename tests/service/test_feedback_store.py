@@ -3,6 +3,7 @@ migrations, batched writes, the feedback join (idempotent), retention, and a ful
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,6 +173,7 @@ def test_a_batch_stores_exactly_what_was_recorded(
 ) -> None:
     if statement == "executemany":  # the path of databases other than SQLite and PostgreSQL
         monkeypatch.setattr(feedback, "ONE_STATEMENT_INSERT", {})
+    monkeypatch.setattr(feedback, "FLUSH_SECONDS", 3600.0)  # only this test's flush writes
     clock = Clock()
     clock.now = 1_800_000_000.123456
     log = started(url, clock)
@@ -179,24 +181,60 @@ def test_a_batch_stores_exactly_what_was_recorded(
         "plain-1": ("7", [0, 1, 1]),
         "quote'\"back\\slash": ("v'1\"", [1]),
         "unicode-é-✓-😀": ("ü", [0] * 300),
+        "strided": ("1", [1, 0, 1]),  # recorded from a non-contiguous view, below
     }
     try:
         for pid, (version, labels) in recorded.items():
-            log.record(pid, version, np.array(labels, dtype=np.int64))
+            array = np.array(labels, dtype=np.int64)
+            if pid == "strided":
+                array = np.repeat(array, 2)[::2]
+                assert not array.flags.c_contiguous
+            log.record(pid, version, array)
             clock.now += 0.25
-        assert log.flush() == 3
+        assert log.flush() == 4
         engine = feedback.engine_for(url)
         with engine.connect() as connection:
             table = feedback.predictions
             rows = connection.execute(sa.select(table).order_by(table.c.created_at)).all()
         engine.dispose()
         assert [r.prediction_id for r in rows] == list(recorded)
-        assert [r.created_at for r in rows] == [1_800_000_000.123456 + 0.25 * n for n in range(3)]
+        assert [r.created_at for r in rows] == [1_800_000_000.123456 + 0.25 * n for n in range(4)]
         for row in rows:
             version, labels = recorded[row.prediction_id]
             assert (row.model_version, row.actual, row.labelled_at) == (version, None, None)
+            # The stored text is the compact JSON array, whichever statement wrote it.
+            assert row.predicted == json.dumps(labels, separators=(",", ":"))
             logged = log.lookup(row.prediction_id)
             assert logged is not None and logged.predicted == labels
+    finally:
+        log.close()
+
+
+def test_a_flush_writes_what_was_queued_when_it_started(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Predictions recorded while a batch is being written wait for the next flush: a busy
+    server's log is written in a few large transactions, not chased row by row."""
+    monkeypatch.setattr(feedback, "FLUSH_SECONDS", 3600.0)  # only this test's flushes write
+    clock = Clock()
+    log = started(url, clock)
+    insert = feedback.insert_batch
+    late = iter(range(3))
+
+    def insert_while_requests_arrive(connection: sa.Connection, entries: object) -> None:
+        insert(connection, entries)  # type: ignore[arg-type]
+        for n in late:  # once: the request path records while the first batch is written
+            log.record(f"late-{n}", "1", np.array([1], dtype=np.int64))
+
+    monkeypatch.setattr(feedback, "insert_batch", insert_while_requests_arrive)
+    try:
+        for n in range(5):
+            log.record(f"early-{n}", "1", np.array([0], dtype=np.int64))
+        assert log.flush() == 5
+        assert log.flush() == 3
+        assert log.flush() == 0
+        for pid in ("early-4", "late-2"):
+            assert log.lookup(pid) is not None
     finally:
         log.close()
 
