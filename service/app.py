@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from service.auth import BearerAuth
 from service.dataplane import DataPlane
@@ -21,15 +22,22 @@ from service.predictor import Predictor
 from service.protocol import oip as protocol_oip
 from service.quality import Quality, QualitySettings
 from service.routes import feedback, mlflow, oip, ops
-from service.routes.http import BodyLimits, authorizer
+from service.routes.http import BodyLimits, InferenceShortcut, authorizer
 from service.settings import ServeSettings
 from service.tracing import SERVICE_NAME, span_link, tracer_provider
 
 if TYPE_CHECKING:
     from service.grpc.server import InferenceService
 
-# Routing is a linear scan and FastAPI registers its docs routes first: these go to the front.
-HOT_PATHS = frozenset({"/invocations", "/v2/models/{model_name}/infer"})
+# The inference routes: answered by InferenceShortcut, ahead of the router (whose linear scan
+# meets FastAPI's docs routes first: these also go to the front of it).
+HOT_PATHS = frozenset(
+    {
+        "/invocations",
+        "/v2/models/{model_name}/infer",
+        "/v2/models/{model_name}/versions/{model_version}/infer",
+    }
+)
 
 
 def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
@@ -103,6 +111,11 @@ def create_app(settings: ServeSettings, predictor: Predictor) -> FastAPI:
     ops.add_routes(app, instruments)
     ops.add_document(app, plane, secured=authorize.required)
     app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in HOT_PATHS)
+    if tracing is None:
+        # Added first, so it sits inside the observability middleware (added next). Not with
+        # tracing: FastAPI's router names the route on its server span (``http.route``).
+        hot = [r for r in app.router.routes if isinstance(r, APIRoute) and r.path in HOT_PATHS]
+        app.add_middleware(InferenceShortcut, routes=hot)
     app.add_middleware(
         ObservabilityMiddleware,
         instruments=instruments,

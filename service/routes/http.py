@@ -7,7 +7,7 @@ path belongs to, for errors raised outside the handlers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,6 +19,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service import errors
 from service.auth import BearerAuth
@@ -84,6 +86,37 @@ class DirectRoute(APIRoute):
             return response
 
         return handler
+
+
+class InferenceShortcut:
+    """ASGI middleware that answers POST requests to the inference routes itself.
+
+    Installed just inside :class:`service.instrumentation.ObservabilityMiddleware` (so every
+    request is still counted, timed and logged, and an unhandled exception still reaches
+    FastAPI's error handler as a 500), it skips what the rest of the stack would do for a
+    request whose answer it already knows how to produce: the router's scan of every route,
+    Starlette's exception middleware, FastAPI's exit-stack middleware and the per-request
+    exception wrapper of the route. None of them acts on these routes: their endpoints turn
+    every refusal into a response themselves and never raise ``HTTPException``. The route
+    still decides what it matches (its own ``matches``, path parameters and method), and puts
+    itself into the scope as the router would, for the metrics' route label.
+    """
+
+    def __init__(self, app: ASGIApp, *, routes: Sequence[APIRoute]) -> None:
+        self.app = app
+        self.routes = tuple(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            for candidate in self.routes:
+                match, child = candidate.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child)
+                    request = Request(scope, receive, send)
+                    response = await candidate.endpoint(request, **scope["path_params"])
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def route(
