@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from service.dataplane import INLINE_MAX_ROWS
 from service.server import StartupError, bind_socket
 from tests.support.net import free_port
 from tests.support.serving import Server, split_body
@@ -69,11 +70,12 @@ def test_a_failing_worker_stops_the_supervisor(servers: Callable[..., Server]) -
 def test_in_flight_requests_beyond_the_grace_period_do_not_hold_the_exit(
     servers: Callable[..., Server],
 ) -> None:
-    # 100 rows: above the inline limit, so the request computes in the thread pool.
+    # Above the inline limit, so the request computes in the thread pool.
+    rows = INLINE_MAX_ROWS + 1
     env = {
         **NO_DRAIN,
         "FAKE_PREDICT_DELAY": "30",
-        "FAKE_DELAY_ROWS": "100",
+        "FAKE_DELAY_ROWS": str(rows),
         "MODEL_API_GRACEFUL_TIMEOUT": "1",
     }
     server = servers(env=env)
@@ -81,7 +83,7 @@ def test_in_flight_requests_beyond_the_grace_period_do_not_hold_the_exit(
 
     def slow_request() -> None:
         try:
-            response = httpx.post(f"{server.url}/invocations", json=split_body(100), timeout=60)
+            response = httpx.post(f"{server.url}/invocations", json=split_body(rows), timeout=60)
             results.append(response.status_code)
         except httpx.HTTPError as exc:
             results.append(exc)
