@@ -10,7 +10,6 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 
 from tools.errors import EXIT_USAGE, UserError
 
@@ -21,6 +20,8 @@ DISTRIBUTION = "mlops-gitops"
 
 def version() -> str:
     """The installed distribution's version (what pip installed), not a copy kept in the code."""
+    from importlib import metadata  # ~20 ms of start-up: only for --version
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -36,15 +37,31 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+class _Version(argparse.Action):
+    """argparse's "version" action, asking for the version only when --version is given: the
+    distribution's metadata costs ~25 ms of every command's start-up."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(f"{parser.prog} {version()}\n")
+        parser.exit()
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every subcommand, or of *only* that one (its imports are not free)."""
     parser = _Parser(
         prog="gitops",
         description="Validate, release and rehearse the model-api GitOps repository.",
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
-    )
+    parser.add_argument("--version", action=_Version, help="print the version")
     sub = parser.add_subparsers(
         dest="command",
         metavar="COMMAND",
@@ -54,7 +71,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub.required = True
     for name in (only,) if only else COMMANDS:
         importlib.import_module(f"tools.commands.{name}").add_parser(sub)
-    _add_completion(parser)
+    if only is None:  # --print-completion comes before any command: no use with one
+        _add_completion(parser)
     return parser
 
 
