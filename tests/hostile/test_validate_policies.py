@@ -60,7 +60,7 @@ def by_file(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-@pytest.mark.parametrize("engine", ["regorus", "regopy"])
+@pytest.mark.parametrize("engine", ["auto", "regorus", "regopy"])
 def test_rule_that_allocates_gigabytes_is_a_policy_error(tmp_path: Path, engine: str) -> None:
     root = repo(tmp_path, "huge", "plain")
     # rego-cpp reserves 256 GiB of address space when it loads: only its resident memory can

@@ -97,7 +97,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--engine",
         choices=ENGINES,
         default=None,
-        help="in-process Rego engine (default auto: regorus when installed, else regopy)",
+        help="in-process Rego engine (default auto: regorus, with its compiled VM where the "
+        "policies allow, when installed, else regopy; regorus: its interpreter only, which "
+        "reports built-in errors)",
     )
     p.add_argument(
         "--namespace",

@@ -550,9 +550,14 @@ class RegorusEvaluator:
 
     Several times faster than rego-cpp on these policies and it evaluates ``with`` correctly;
     built-in errors surface as a ``policy-error`` finding with the Rego source location.
+
+    With ``compiled`` (``--engine auto``), objects are evaluated by regorus's Rego virtual machine
+    where the policies compile to it (several times faster again; see :func:`_vm_evaluate` for
+    where the interpreter still answers). The VM makes a failing built-in's expression undefined,
+    as conftest and OPA do by default; the interpreter alone (``--engine regorus``) reports it.
     """
 
-    def __init__(self, policies: PolicySet):
+    def __init__(self, policies: PolicySet, *, compiled: bool = False):
         self.policies = policies
         self.engine = "regorus"
         self.engine_id = f"regorus {_regorus_build()}"
@@ -575,6 +580,15 @@ class RegorusEvaluator:
                 message = regorus_error(exc)
                 if "could not find" in message or "not a valid rule path" in message:
                     raise UserError(f"policy does not compile: {message}") from exc
+        self._vm = (
+            regorus_vm(
+                [*policies.modules, module], policies.data, policies.rego_version, self._entrypoints
+            )
+            if compiled
+            else None
+        )
+        if self._vm is not None:
+            self.engine_id += " rvm"  # cached results are keyed by the path that made them
 
     def evaluate(self, obj: dict[str, Any]) -> list[PolicyResult]:
         if self._engine is None:
@@ -583,6 +597,11 @@ class RegorusEvaluator:
             payload = orjson.dumps(obj).decode()
         except TypeError as exc:  # a value JSON cannot hold, or nesting deeper than 254
             return [PolicyResult("policy-error", "error", f"cannot pass the object to rego: {exc}")]
+        entrypoint = _entrypoint(self._entrypoints, obj)
+        if self._vm is not None:
+            text = _vm_evaluate(self._vm, payload, entrypoint)
+            if text is not None:
+                return results_from(orjson.loads(text), self.policies)
         try:
             self._engine.set_input_json(payload)
         except BaseException as exc:  # a Rust panic arrives as a BaseException
@@ -590,7 +609,7 @@ class RegorusEvaluator:
             message = f"cannot pass the object to rego: {regorus_error(exc)}"
             return [PolicyResult("policy-error", "error", message)]
         try:
-            text = self._engine.eval_rule_as_json(_entrypoint(self._entrypoints, obj))
+            text = self._engine.eval_rule_as_json(entrypoint)
         except BaseException as exc:
             _reraise_fatal(exc)
             kind = obj.get("kind")
@@ -663,9 +682,11 @@ def resolve_engine(name: str) -> str:
 
 
 def make_evaluator(policies: PolicySet, engine: str = "auto") -> Evaluator:
-    """The policy set compiled for *engine* (``auto``, ``regorus`` or ``regopy``)."""
+    """The policy set compiled for *engine* (``auto``, ``regorus`` or ``regopy``): ``auto`` is
+    regorus with its virtual machine where the policies compile to it, ``regorus`` its
+    interpreter only (built-in errors reported), ``regopy`` rego-cpp."""
     if resolve_engine(engine) == "regorus":
-        return RegorusEvaluator(policies)
+        return RegorusEvaluator(policies, compiled=engine == "auto")
     return RegopyEvaluator(policies)
 
 
@@ -694,6 +715,55 @@ def regorus_engine(
             hint="policies in Rego v0 syntax? pass --rego-version v0" if v0 else None,
         ) from exc
     return engine
+
+
+UNDEFINED = "<undefined>"  # how regorus writes an undefined value in its JSON
+
+
+def regorus_vm(
+    modules: Sequence[Module], data: dict[str, Any], rego_version: str, entrypoints: dict[str, str]
+) -> Any:
+    """A regorus RVM (its Rego virtual machine) with *modules* compiled for the *entrypoints*
+    (kind -> rule path), or None when this build of regorus has none or the compiler does not
+    take these policies (Rego v0, ``with``, lines over 1,024 columns, ...): then the
+    interpreter evaluates everything, as before.
+
+    The RVM evaluates the evaluation module several times faster than the interpreter; it is
+    used only where it says the same (see :func:`_vm_evaluate`).
+    """
+    if rego_version != "v1" or not entrypoints:
+        return None
+    try:
+        import regorus
+
+        data_json = json.dumps(data)
+        program = regorus.Program.compile_from_modules(
+            data_json,
+            [(str(m.path), m.source) for m in modules],
+            sorted(set(entrypoints.values())),
+        )
+        vm = regorus.Rvm()
+        vm.load_program(program)
+        vm.set_data_json(data_json)
+    except BaseException as exc:  # no RVM in this build, or a compile error (a Rust panic too)
+        _reraise_fatal(exc)
+        return None
+    return vm
+
+
+def _vm_evaluate(vm: Any, payload: str, entrypoint: str) -> str | None:
+    """The evaluation module's value for one object from the RVM, as JSON; None when the
+    interpreter must say it instead: the RVM failed, or its answer holds an undefined value
+    (where a built-in failed or had an undefined argument, the RVM puts "<undefined>" in a
+    rule's set and goes on, where the interpreter drops the value or raises an error — a
+    ``policy-error`` finding)."""
+    try:
+        vm.set_input_json(payload)
+        text: str = vm.execute_entry_point(entrypoint)
+    except BaseException as exc:
+        _reraise_fatal(exc)
+        return None
+    return None if UNDEFINED in text else text
 
 
 def regorus_error(exc: BaseException) -> str:

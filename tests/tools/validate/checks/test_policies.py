@@ -19,7 +19,7 @@ from tools.validate.checks.policies import (
     resolve_engine,
 )
 
-ENGINES = ["regorus", "regopy"]
+ENGINES = ["auto", "regorus", "regopy"]  # auto: regorus with its compiled VM
 
 
 @pytest.fixture(params=ENGINES)
@@ -208,7 +208,7 @@ def test_undefined_single_value_rule_hides_nothing(tmp_path: Path, engine: str) 
     ]
 
 
-def test_builtin_error_is_a_finding_with_regorus_and_undefined_with_regopy(
+def test_builtin_error_is_a_finding_with_regorus_and_undefined_otherwise(
     tmp_path: Path, engine: str
 ) -> None:
     (tmp_path / "single.rego").write_text(SINGLE_VALUE_POLICY, encoding="utf-8")
@@ -217,11 +217,13 @@ def test_builtin_error_is_a_finding_with_regorus_and_undefined_with_regopy(
     results = evaluator.evaluate(broken)
     assert ("deny", "always") in [(r.rule, r.message) for r in results]  # other rules still run
     errors = [r for r in results if r.rule == "policy-error"]
-    if engine == "regorus":  # strict, and says where and why
+    # strict, and says where and why; the VM's answer holds an undefined value here, so the
+    # interpreter evaluates the object again and reports the error
+    if engine in ("auto", "regorus"):
         (error,) = errors
         assert error.severity == "error"
         assert "single.rego:10:" in error.message and "parse string as number" in error.message
-    else:  # rego-cpp, like OPA without --strict-builtin-errors: the expression is undefined
+    else:  # the VM and rego-cpp, like OPA without --strict-builtin-errors: undefined
         assert not errors
     assert "deny_number" not in {r.rule for r in results}
 
@@ -232,7 +234,7 @@ def test_unknown_function(tmp_path: Path, engine: str) -> None:
         encoding="utf-8",
     )
     policies = load_policies([tmp_path])
-    if engine == "regorus":
+    if engine in ("auto", "regorus"):
         with pytest.raises(UserError, match=r"policy does not compile: .*bad\.rego:5:.*nope"):
             make_evaluator(policies, engine)
     else:  # rego-cpp only fails when it evaluates the rule
@@ -288,7 +290,7 @@ def test_object_too_deep_for_the_engine_is_one_finding(tmp_path: Path, engine: s
         deep = {"nested": deep}
     results = evaluator.evaluate({"kind": "Thing", "metadata": {"name": "t"}, "spec": deep})
     errors = [r for r in results if r.rule == "policy-error"]
-    if engine == "regorus":
+    if engine in ("auto", "regorus"):  # the VM cannot take it either: the interpreter says so
         assert len(results) == len(errors) == 1
         assert "cannot pass the object to rego" in errors[0].message
     else:  # rego-cpp takes it
@@ -394,3 +396,29 @@ def test_a_namespace_without_rules_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "security.rego").unlink()
     (tmp_path / "helpers.rego").write_text("package lib.x\n\nanswer := 42\n", encoding="utf-8")
     assert load_policies([tmp_path]).empty  # no rules anywhere: nothing to check, no error
+
+
+def test_the_vm_treats_a_failing_builtin_as_conftest_does() -> None:
+    """``containers: "x"`` makes the lib's iteration fail inside several rules. The interpreter
+    (``--engine regorus``) reports each failure; the compiled VM (``auto``) and rego-cpp leave
+    those expressions undefined, as conftest and OPA do without their strict built-in errors
+    flag, and every other finding is the same (the schema check reports the object anyway)."""
+    policies = load_policies([REPO_ROOT / "policies"], [REPO_ROOT / "policies" / "data.yaml"])
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "model-api-production", "labels": {}},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": "x"}},
+        },
+    }
+
+    def answers(engine: str) -> list[tuple[str, str, str]]:
+        results = make_evaluator(policies, engine).evaluate(deployment)
+        return sorted((r.rule, r.severity, r.message) for r in results)
+
+    strict = answers("regorus")
+    assert [a for a in strict if a[0] == "policy-error"]
+    assert answers("auto") == answers("regopy") == [a for a in strict if a[0] != "policy-error"]

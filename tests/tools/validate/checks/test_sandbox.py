@@ -36,7 +36,7 @@ def objects(count: int) -> list[dict[str, object]]:
     ]
 
 
-@pytest.fixture(params=["regorus", "regopy"])
+@pytest.fixture(params=["auto", "regorus", "regopy"])
 def engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
