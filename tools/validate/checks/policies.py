@@ -559,7 +559,8 @@ class RegorusEvaluator:
 
     def __init__(self, policies: PolicySet, *, compiled: bool = False):
         self.policies = policies
-        self.engine = "regorus"
+        # What make_evaluator takes to build this evaluator again (the sandbox's workers do).
+        self.engine = "auto" if compiled else "regorus"
         self.engine_id = f"regorus {_regorus_build()}"
         self._engine: Any = None
         self._entrypoints: dict[str, str] = {}

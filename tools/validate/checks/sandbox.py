@@ -43,7 +43,13 @@ from typing import Any
 
 import orjson
 
-from tools.validate.checks.policies import Evaluator, PolicyResult, PolicySet, make_evaluator
+from tools.validate.checks.policies import (
+    Evaluator,
+    PolicyResult,
+    PolicySet,
+    make_evaluator,
+    resolve_engine,
+)
 from tools.validate.fast.parallel import exact_json
 
 POLL_SECONDS = 0.02  # how often a busy worker's memory is looked at
@@ -87,7 +93,7 @@ def _serve(
     the object being evaluated."""
     with open(stderr, "wb", buffering=0) as log:
         os.dup2(log.fileno(), 2)
-    if engine == "regorus":
+    if resolve_engine(engine) == "regorus":
         cap = memory_mib * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     evaluator = make_evaluator(policies, engine)

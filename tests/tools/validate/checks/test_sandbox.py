@@ -54,13 +54,25 @@ def test_results_match_the_in_process_engine_in_order(engine: str) -> None:
         sandboxed.close()
 
 
-def test_repository_policies_agree() -> None:
-    policies = load_policies([REPO_ROOT / "policies"])
-    inner = make_evaluator(policies, "regorus")
+@pytest.mark.parametrize("engine", ["auto", "regorus"])
+def test_repository_policies_agree(engine: str) -> None:
+    policies = load_policies([REPO_ROOT / "policies"], [REPO_ROOT / "policies" / "data.yaml"])
+    inner = make_evaluator(policies, engine)
     sandboxed = SandboxedEvaluator(inner, Budget(), workers=2)
+    # A Deployment whose containers are not a list: the interpreter raises policy-errors where
+    # the compiled VM leaves the expressions undefined, so the answers tell which one ran.
+    broken = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "model-api-production"},
+        "spec": {"template": {"spec": {"containers": "x"}}},
+    }
     try:
-        items = objects(9)
-        assert sandboxed.evaluate_all(items) == [inner.evaluate(o) for o in items]
+        items = [*objects(9), broken]
+        answers = sandboxed.evaluate_all(items)
+        assert answers == [inner.evaluate(o) for o in items]
+        errors = [r for r in answers[-1] if r.rule == "policy-error"]
+        assert bool(errors) == (engine == "regorus")
     finally:
         sandboxed.close()
 
