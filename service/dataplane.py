@@ -6,10 +6,9 @@ calls the runtime (:class:`service.predictor.Predictor`). Nothing here knows HTT
 :class:`service.errors.ApiError` (status + error code), which each protocol renders its own way.
 
 Inference runs inline on the event loop for small batches: one ONNX Runtime call on a few
-hundred rows takes well under a millisecond, less than a hop to the thread pool and back. Batches
-above
-:data:`INLINE_MAX_ROWS` go to the thread pool so a large request cannot stall health checks and
-other requests for long; ONNX Runtime releases the GIL while it computes.
+hundred rows takes well under a millisecond, less than a hop to the thread pool and back.
+Batches above :data:`INLINE_MAX_ROWS` go to the thread pool so a large request cannot stall
+health checks and other requests for long; ONNX Runtime releases the GIL while it computes.
 """
 
 from __future__ import annotations

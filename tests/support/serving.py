@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import orjson
+
 from service.settings import ServeSettings
 from tests.support.fakes import FEATURES, ROW
 from tests.support.net import free_port, wait_http
@@ -32,6 +36,22 @@ def settings(**overrides: Any) -> ServeSettings:
 
 def split_body(rows: int = 1, columns: tuple[str, ...] = FEATURES) -> dict[str, Any]:
     return {"dataframe_split": {"columns": list(columns), "data": [list(ROW)] * rows}}
+
+
+def binary_request(
+    rows: npt.NDArray[np.float64], **document: object
+) -> tuple[bytes, dict[str, str]]:
+    """A v2 infer body in the binary data extension (one FP64 input) and its headers."""
+    raw = rows.astype("<f8").tobytes()
+    tensor = {"name": "input-0", "shape": list(rows.shape), "datatype": "FP64"}
+    header = orjson.dumps(
+        {"inputs": [{**tensor, "parameters": {"binary_data_size": len(raw)}}], **document}
+    )
+    headers = {
+        "content-type": "application/octet-stream",
+        "inference-header-content-length": str(len(header)),
+    }
+    return header + raw, headers
 
 
 @dataclass

@@ -7,6 +7,7 @@ import orjson
 from fastapi.testclient import TestClient
 
 from tests.support.fakes import FEATURES, ROW, LinearPredictor, expected_labels
+from tests.support.serving import binary_request
 
 
 def test_v2_health_and_metadata(client: TestClient) -> None:
@@ -53,19 +54,6 @@ def test_v2_errors(client: TestClient) -> None:
 
 
 # --- binary tensor data extension -----------------------------------------------------------
-
-
-def binary_request(rows: np.ndarray, **document: object) -> tuple[bytes, dict[str, str]]:
-    raw = rows.astype("<f8").tobytes()
-    tensor = {"name": "input-0", "shape": list(rows.shape), "datatype": "FP64"}
-    header = orjson.dumps(
-        {"inputs": [{**tensor, "parameters": {"binary_data_size": len(raw)}}], **document}
-    )
-    headers = {
-        "content-type": "application/octet-stream",
-        "inference-header-content-length": str(len(header)),
-    }
-    return header + raw, headers
 
 
 def test_binary_request_json_answer(client: TestClient, predictor: LinearPredictor) -> None:

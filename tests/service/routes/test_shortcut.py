@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.routes.http import InferenceShortcut
 from tests.support.fakes import FEATURES, ROW, LinearPredictor
-from tests.support.serving import settings
+from tests.support.serving import binary_request, settings
 
 # (method, path, content type, body, extra headers): answers of every kind, inference routes
 # or not, matching or not (a trailing slash, a nested name, another method)
@@ -23,19 +23,7 @@ V2 = '{"inputs": [{"name": "input-0", "shape": [1, 30], "datatype": "FP64", "dat
 ROW_JSON = "[" + ", ".join(repr(value) for value in ROW) + "]"
 V2_SHORT = (V2 % "[1]").encode()  # 30 columns, one value
 SPLIT = orjson.dumps({"dataframe_split": {"columns": FEATURES, "data": [ROW]}})
-RAW = np.array([ROW], dtype="<f8").tobytes()
-HEADER = orjson.dumps(
-    {
-        "inputs": [
-            {
-                "name": "input-0",
-                "shape": [1, 30],
-                "datatype": "FP64",
-                "parameters": {"binary_data_size": 240},
-            }
-        ]
-    }
-)
+BINARY, BINARY_HEADERS = binary_request(np.array([ROW]))
 REQUESTS: list[Request] = [
     ("POST", "/invocations", "application/json", SPLIT, {}),
     ("POST", "/invocations", "application/json", b'{"instances": [%s]}' % ROW_JSON.encode(), {}),
@@ -49,9 +37,9 @@ REQUESTS: list[Request] = [
     (
         "POST",
         "/v2/models/model-api/infer",
-        "application/octet-stream",
-        HEADER + RAW,
-        {"inference-header-content-length": str(len(HEADER))},
+        BINARY_HEADERS["content-type"],
+        BINARY,
+        {"inference-header-content-length": BINARY_HEADERS["inference-header-content-length"]},
     ),
     ("POST", "/v2/models/model-api/infer/", "application/json", b"{}", {}),  # no such route
     ("POST", "/v2/models/a/b/infer", "application/json", b"{}", {}),  # no such route
