@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import anyio.to_thread
 import numpy as np
 
-from service import errors
+from service import errors, offload
 from service.errors import ApiError
 from service.instrumentation import Instruments
 from service.logging import AccessLog
@@ -141,11 +140,9 @@ class DataPlane:
         if matrix.shape[0] <= INLINE_MAX_ROWS:
             prediction = self.predictor.predict(matrix)
         else:
-            # abandon_on_cancel: when the graceful-shutdown timeout cancels the request, do not
-            # wait for the computation (service.server then exits without it).
-            prediction = await anyio.to_thread.run_sync(
-                self.predictor.predict, matrix, abandon_on_cancel=True
-            )
+            # When the graceful-shutdown timeout cancels the request, it does not wait for the
+            # computation (service.server then exits without it).
+            prediction = await offload.run(lambda: self.predictor.predict(matrix))
         probabilities = prediction.probabilities
         # Probabilities lie in [0, 1], so the sum is finite unless one of them is not (a model
         # overflowing on extreme inputs): that is a model failure (500), never a null in a

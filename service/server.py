@@ -37,6 +37,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from service import logging as json_logging
+from service import offload
 from service.app import create_app, data_plane, grpc_service
 from service.auth import TokenError
 from service.dataplane import load_failure
@@ -224,11 +225,11 @@ def serve_app(app: FastAPI, settings: ServeSettings, sock: socket.socket) -> int
     signal.signal(signal.SIGINT, _after_shutdown)
     server.run(sockets=[sock])
     code = 0 if server.started and not server.failed else 1
-    busy = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
-    if busy:
-        # Inference threads still computing requests that the graceful timeout cancelled:
-        # the interpreter would wait for them at exit, past the grace period. Leave now.
-        _log.warning("abandoning busy inference threads", extra={"threads": len(busy)})
+    computing = offload.running()
+    if computing:
+        # Requests the graceful timeout cancelled while a worker thread computed them: the
+        # interpreter would wait for those threads at exit, past the grace period. Leave now.
+        _log.warning("abandoning computations in progress", extra={"computations": computing})
         logging.shutdown()
         os._exit(code)
     return code

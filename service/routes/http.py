@@ -11,7 +11,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import anyio.to_thread
 import orjson
 import starlette.routing
 from fastapi import FastAPI, Request
@@ -22,7 +21,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service import errors
+from service import errors, offload
 from service.auth import BearerAuth
 from service.errors import ApiError
 from service.httpguard import BODY_TIMED_OUT
@@ -259,7 +258,7 @@ async def decode(size: int, parse: Callable[[], T]) -> T:
     """``parse()`` of a ``size``-byte body: inline when small, in a worker thread when large."""
     if size <= INLINE_DECODE_BYTES:
         return parse()
-    return await anyio.to_thread.run_sync(parse, abandon_on_cancel=True)
+    return await offload.run(parse)
 
 
 def json_response(payload: object, status: int = 200) -> Response:

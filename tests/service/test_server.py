@@ -34,6 +34,10 @@ def test_two_workers_serve_both_protocols_and_stop_cleanly(
         for _ in range(10):
             response = client.post("/invocations", json=split_body(2))
             assert response.json()["predictions"] == [1, 1]
+        # Above the inline limit: a worker thread computes it, and must not trouble the exit.
+        rows = INLINE_MAX_ROWS + 1
+        response = client.post("/invocations", json=split_body(rows))
+        assert response.json()["predictions"] == [1] * rows
         assert client.get("/v2/models/model-api/ready").status_code == 200
         metrics = client.get("/metrics").text
     assert 'model_api_requests_total{method="POST",route="/invocations",status="200"}' in metrics
@@ -48,6 +52,7 @@ def test_two_workers_serve_both_protocols_and_stop_cleanly(
     lines = server.log.read_text()
     assert '"logger":"model_api.access"' in lines and '"route":"/invocations"' in lines
     assert lines.count('"message":"model ready"') == 2
+    assert "abandoning" not in lines
 
 
 def test_a_model_that_cannot_load_exits_1_with_the_reason(servers: Callable[..., Server]) -> None:
@@ -67,10 +72,21 @@ def test_a_failing_worker_stops_the_supervisor(servers: Callable[..., Server]) -
     assert "corrupt model" in server.log.read_text()
 
 
+def test_an_idle_library_thread_is_not_abandoned_work(servers: Callable[..., Server]) -> None:
+    server = servers(env={**NO_DRAIN, "FAKE_IDLE_POOL": "1"})
+    rows = INLINE_MAX_ROWS + 1  # a worker thread computes this one
+    response = httpx.post(f"{server.url}/invocations", json=split_body(rows), timeout=30)
+    assert response.json()["predictions"] == [1] * rows
+    server.terminate()
+    assert server.wait(timeout=30) == 0
+    log = server.log.read_text()
+    assert "abandoning" not in log and '"message":"Finished server process' in log, log[-2000:]
+
+
 def test_in_flight_requests_beyond_the_grace_period_do_not_hold_the_exit(
     servers: Callable[..., Server],
 ) -> None:
-    # Above the inline limit, so the request computes in the thread pool.
+    # Above the inline limit, so the request computes in a worker thread.
     rows = INLINE_MAX_ROWS + 1
     env = {
         **NO_DRAIN,
@@ -102,6 +118,8 @@ def test_in_flight_requests_beyond_the_grace_period_do_not_hold_the_exit(
     assert server.wait(timeout=15) == 0
     thread.join(timeout=10)
     assert results and results[0] != 200, (results, server.log.read_text()[-2000:])
+    abandoned = '"message":"abandoning computations in progress","computations":1'
+    assert abandoned in server.log.read_text()
 
 
 # --- zero failed requests across a rolling restart --------------------------------------------

@@ -55,6 +55,8 @@ def api(store: TrainedStore, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             yield client
         server.terminate()
         assert server.wait() == 0
+        # MLflow leaves idle non-daemon threads behind: they must not read as abandoned work.
+        assert "abandoning" not in server.log.read_text()
     finally:
         server.kill()
 

@@ -7,6 +7,7 @@ factory the subprocess servers use (``tests/support/fake_server.py``).
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
 import time
@@ -121,12 +122,23 @@ def expected_labels(predictor: LinearPredictor, rows: list[tuple[float, ...]]) -
     return [int(p >= 0.5) for p in predictor.scores(np.array(rows))]
 
 
+class PoolKeepingPredictor(LinearPredictor):
+    """Leaves an idle, non-daemon worker thread behind at load, as MLflow's artifact download
+    pool does: a thread that is nobody's computation."""
+
+    def load(self) -> None:
+        super().load()
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="library-pool")
+        self.pool.submit(int).result(timeout=10)
+
+
 def predictor_from_env(settings: ServeSettings) -> LinearPredictor:
     """Factory for subprocess servers: FAKE_PREDICT_DELAY seconds per call with at least
     FAKE_DELAY_ROWS rows, FAKE_FAIL_LOAD makes load() raise that message, FAKE_FAIL_PREDICT
     makes every predict() after the warm-up raise it (an unexpected error: 500 and a logged
-    traceback)."""
-    return LinearPredictor(
+    traceback), FAKE_IDLE_POOL=1 leaves a library's idle thread pool behind."""
+    kind = PoolKeepingPredictor if os.environ.get("FAKE_IDLE_POOL") == "1" else LinearPredictor
+    return kind(
         delay=float(os.environ.get("FAKE_PREDICT_DELAY", "0")),
         delay_rows=int(os.environ.get("FAKE_DELAY_ROWS", "1")),
         fail_load=os.environ.get("FAKE_FAIL_LOAD") or None,
