@@ -22,6 +22,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from google.protobuf.message import DecodeError
 
 from service import errors
 from service.auth import BearerAuth
@@ -186,13 +187,20 @@ def _prediction_id(context: grpc.aio.ServicerContext) -> str | None:
     return None
 
 
-def _observed(plane: DataPlane, name: str, handler: Handler) -> Handler:
-    """``handler`` counted, timed and access-logged like an HTTP route; refusals as statuses."""
+def _observed(plane: DataPlane, name: str, handler: Handler, request_type: type[Any]) -> Handler:
+    """``handler`` counted, timed and access-logged like an HTTP route; refusals as statuses.
+
+    The call takes the request's bytes and decodes them itself: a message that is not valid
+    protobuf is then the client's error (``INVALID_ARGUMENT``, counted as a 400 and logged like
+    any refusal), where grpc's own decoding answers ``UNKNOWN`` and logs a traceback.
+    """
     route = f"{ROUTE_PREFIX}{name}"
     path = f"/{SERVICE}/{name}"
     requests = plane.instruments.requests
+    decode_message = request_type.FromString
+    malformed = f"the message is not a valid inference.{request_type.DESCRIPTOR.name}"
 
-    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def call(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
         start = time.perf_counter()
         requests.started()
 
@@ -210,6 +218,10 @@ def _observed(plane: DataPlane, name: str, handler: Handler) -> Handler:
             )
 
         try:
+            try:
+                request = decode_message(raw)
+            except DecodeError:
+                raise errors.bad_request(malformed) from None
             response = await handler(request, context)
         except ApiError as error:
             status, message = error.status, error.message
@@ -252,8 +264,8 @@ class GrpcServer:
         plane = self.service.plane
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(
-                _observed(plane, name, handler),
-                request_deserializer=request_type.FromString,
+                _observed(plane, name, handler, request_type),
+                request_deserializer=None,  # bytes: _observed decodes and refuses malformed ones
                 response_serializer=response_type.SerializeToString,
             )
             for name, (handler, request_type, response_type) in self.service.methods().items()

@@ -9,6 +9,7 @@ Triton and KServe are exercised against ``model-api serve`` in tests/service/tes
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -252,6 +253,25 @@ def test_refusals_carry_the_http_message_as_a_grpc_status(
     assert error.code() == expected, (what, error.details())
     assert error.details()
     assert requests(running, "grpc:ModelInfer", status) == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [b"\xff\xff\xff\xff", b"\x0a\xff\xff\xff\xff\x0f", b"\x0a\x03\xff\xfe\xfd"],
+    ids=["bad tag", "overlong length", "invalid UTF-8 in model_name"],
+)
+def test_a_malformed_message_is_invalid_argument(
+    start: Callable[..., Running], caplog: pytest.LogCaptureFixture, message: bytes
+) -> None:
+    running = start()
+    for method in ("ModelInfer", "ModelMetadata"):
+        call = running.channel.unary_unary(f"/{SERVICE}/{method}")  # bytes in, bytes out
+        with pytest.raises(grpc.RpcError) as caught:
+            call(message, timeout=30)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.details() == f"the message is not a valid inference.{method}Request"
+        assert requests(running, f"grpc:{method}", 400) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 def test_same_message_as_the_http_route(start: Callable[..., Running]) -> None:
