@@ -3,8 +3,9 @@
 One real server (the trained champion, ONNX Runtime) listens on HTTP and gRPC on 127.0.0.1. The
 clients run in bounded child processes (tests/service/clients/): Triton's HTTP client with its
 default binary tensors, Triton's gRPC client, KServe's InferenceRESTClient with
-``set_data_from_numpy``. Every answer must equal the plain JSON v2 answer for the same values.
-Hostile binary bodies and gRPC messages get a 400 / INVALID_ARGUMENT quickly, never a 5xx.
+``set_data_from_numpy`` and its InferenceGRPCClient (raw and typed contents). Every answer must
+equal the plain JSON v2 answer for the same values. Hostile binary bodies and gRPC messages get
+a 400 / INVALID_ARGUMENT quickly, never a 5xx.
 """
 
 from __future__ import annotations
@@ -165,6 +166,18 @@ def test_kserve_rest_client_with_binary_tensors(api: Api, tmp_path: Path) -> Non
     results = client("kserve_rest.py", job, tmp_path)
     assert len(results) == 4
     for result in results:
+        labels, probabilities = json_path(api, api.rows[: result["rows"]], result["dtype"])
+        assert (result["labels"], result["probabilities"]) == (labels, probabilities), result
+        assert result["id"]
+
+
+def test_kserve_grpc_client(api: Api, tmp_path: Path) -> None:
+    job = {"target": f"127.0.0.1:{api.grpc_port}", "model": MODEL, "rows": api.rows}
+    answer = client("kserve_grpc.py", job, tmp_path)
+    assert (answer["live"], answer["ready"], answer["model_ready"]) == (True, True, True)
+    assert answer["unknown_model"] == "NOT_FOUND"
+    assert len(answer["results"]) == 8
+    for result in answer["results"]:
         labels, probabilities = json_path(api, api.rows[: result["rows"]], result["dtype"])
         assert (result["labels"], result["probabilities"]) == (labels, probabilities), result
         assert result["id"]
