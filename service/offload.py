@@ -22,7 +22,8 @@ _lock = threading.Lock()
 _running = 0
 
 # A call's life: queued for a worker, then computing, then done; or dropped when its request
-# was cancelled before a worker took it (anyio then never calls it).
+# was cancelled before a worker took it (anyio then skips it, unless a worker was taking it at
+# that very moment: ``counted`` then refuses to start).
 _QUEUED, _COMPUTING, _DONE, _DROPPED = range(4)
 
 
