@@ -175,7 +175,12 @@ class GrpcListener:
         # Several workers share the port on purpose (SO_REUSEPORT); one process never does, so
         # a second server on a taken port fails instead of silently sharing it.
         self.server = GrpcServer(
-            service, max_message_bytes=settings.max_body_bytes, reuse_port=settings.workers > 1
+            service,
+            max_message_bytes=settings.max_body_bytes,
+            reuse_port=settings.workers > 1,
+            max_calls=settings.grpc_max_calls,
+            max_connection_age=settings.grpc_max_connection_age,
+            connection_age_grace=settings.body_timeout,
         )
 
     async def start(self) -> None:

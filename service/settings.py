@@ -38,6 +38,18 @@ class ServeSettings(BaseSettings):
         description="TCP port of OIP v2 over gRPC (inference.GRPCInferenceService) on the same "
         "host; off when unset",
     )
+    grpc_max_calls: int = Field(
+        default=1000,
+        ge=1,
+        description="gRPC calls in progress at once, those still receiving their message "
+        "included; more get RESOURCE_EXHAUSTED",
+    )
+    grpc_max_connection_age: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds before a gRPC connection is asked to reconnect (GOAWAY); its calls "
+        "then have MODEL_API_BODY_TIMEOUT seconds before it closes",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1, description="largest request body accepted; larger gets 413"
     )

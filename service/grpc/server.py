@@ -245,22 +245,43 @@ class GrpcServer:
     """A ``grpc.aio`` server for :class:`InferenceService`; start and stop on the event loop."""
 
     def __init__(
-        self, service: InferenceService, *, max_message_bytes: int, reuse_port: bool
+        self,
+        service: InferenceService,
+        *,
+        max_message_bytes: int,
+        reuse_port: bool,
+        max_calls: int | None = None,
+        max_connection_age: float | None = None,
+        connection_age_grace: float = 30.0,
     ) -> None:
         self.service = service
         self.max_message_bytes = max_message_bytes
         self.reuse_port = reuse_port
+        # Calls in progress at once, including those still receiving their message; more are
+        # RESOURCE_EXHAUSTED. Each pending call holds ~20 kB, and nothing else bounds how many
+        # a peer opens and never completes (HTTP has its head and body timeouts instead).
+        self.max_calls = max_calls
+        # Seconds before a connection is asked to go away (GOAWAY; clients reconnect), and
+        # then before it is closed with whatever call it still has: new replicas get a share
+        # of long-lived clients, and a message that never completes does not hold a call.
+        self.max_connection_age = max_connection_age
+        self.connection_age_grace = connection_age_grace
         self._server: grpc.aio.Server | None = None
         self.port = 0
 
     async def start(self, host: str, port: int) -> int:
         """Bind ``host:port`` and start serving; the bound port (useful with port 0)."""
-        options = [
+        options: list[tuple[str, int]] = [
             ("grpc.max_receive_message_length", self.max_message_bytes),
             # One listener per process unless several workers share the port on purpose.
             ("grpc.so_reuseport", 1 if self.reuse_port else 0),
         ]
-        server = grpc.aio.server(options=options)
+        if self.max_connection_age is not None:
+            options += [
+                ("grpc.max_connection_age_ms", round(self.max_connection_age * 1000)),
+                ("grpc.max_connection_age_grace_ms", round(self.connection_age_grace * 1000)),
+            ]
+        server = grpc.aio.server(options=options, maximum_concurrent_rpcs=self.max_calls)
         plane = self.service.plane
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(

@@ -33,7 +33,9 @@ ROWS = np.array([ROW, [v * 0.5 for v in ROW], [v * 1.5 for v in ROW]])
 class Running:
     """An app (for its HTTP twin and data plane) and its gRPC server on a loop thread."""
 
-    def __init__(self, tmp_path: Path, **overrides: Any) -> None:
+    def __init__(
+        self, tmp_path: Path, listener: dict[str, Any] | None = None, **overrides: Any
+    ) -> None:
         self.app = create_app(settings(**overrides), LinearPredictor())
         self.http = TestClient(self.app, raise_server_exceptions=False)
         self.http.__enter__()  # lifespan: loads the model
@@ -49,7 +51,9 @@ class Running:
             auth=BearerAuth(auth_file) if auth_file else None,
             max_rows=1000,
         )
-        self.server = GrpcServer(service, max_message_bytes=64 * 1024, reuse_port=False)
+        self.server = GrpcServer(
+            service, max_message_bytes=64 * 1024, reuse_port=False, **(listener or {})
+        )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -87,8 +91,8 @@ class Running:
 def start(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
-    def make(**overrides: Any) -> Running:
-        running = Running(tmp_path, **overrides)
+    def make(listener: dict[str, Any] | None = None, **overrides: Any) -> Running:
+        running = Running(tmp_path, listener, **overrides)
         started.append(running)
         return running
 
@@ -272,6 +276,82 @@ def test_a_malformed_message_is_invalid_argument(
         assert caught.value.details() == f"the message is not a valid inference.{method}Request"
         assert requests(running, f"grpc:{method}", 400) == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+class Stalled:
+    """gRPC calls whose request message never arrives: the stream opens and sends nothing."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.channel: Any = None
+        self.calls: list[Any] = asyncio.run_coroutine_threadsafe(
+            self._open(port, count), self.loop
+        ).result(timeout=30)
+
+    async def _open(self, port: int, count: int) -> list[Any]:
+        async def nothing() -> Any:
+            await asyncio.sleep(3600)
+            yield b""
+
+        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        infer = self.channel.stream_unary(f"/{SERVICE}/ModelInfer")
+        calls = [infer(nothing(), timeout=60) for _ in range(count)]
+        await asyncio.sleep(0.5)  # the streams are open on the server
+        return calls
+
+    def outcome(self, index: int, timeout: float) -> grpc.StatusCode | None:
+        """The status call ``index`` ended with, None if it is still pending after ``timeout``."""
+
+        async def wait() -> grpc.StatusCode | None:
+            call = self.calls[index]
+            try:
+                await asyncio.wait_for(asyncio.shield(call.code()), timeout)
+            except TimeoutError:
+                return None
+            code: grpc.StatusCode = await call.code()
+            return code
+
+        return asyncio.run_coroutine_threadsafe(wait(), self.loop).result(timeout=timeout + 30)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.channel.close(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+def test_calls_beyond_the_limit_are_refused_while_stalled_ones_hold_it(
+    start: Callable[..., Running],
+) -> None:
+    running = start(listener={"max_calls": 3})
+    stalled = Stalled(running.server.port, 3)
+    try:
+        assert stalled.outcome(0, timeout=0.5) is None  # still waiting for its message
+        error = running.refusal("ModelInfer", raw_request(ROWS), oip_pb2.ModelInferResponse)
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        stalled.close()
+    for _ in range(100):  # the server notices the closed streams (bounded wait)
+        try:
+            assert len(running.infer(raw_request(ROWS)).raw_output_contents) == 2
+            break
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            threading.Event().wait(0.1)
+    else:
+        raise AssertionError("the limit never freed up")
+
+
+def test_an_old_connection_is_closed_with_its_stalled_call(start: Callable[..., Running]) -> None:
+    running = start(listener={"max_connection_age": 1.0, "connection_age_grace": 1.0})
+    stalled = Stalled(running.server.port, 1)
+    try:
+        # Age 1 s (GOAWAY), then 1 s of grace: the call that never sent its message ends.
+        assert stalled.outcome(0, timeout=20) == grpc.StatusCode.UNAVAILABLE
+    finally:
+        stalled.close()
+    assert len(running.infer(raw_request(ROWS)).raw_output_contents) == 2
 
 
 def test_same_message_as_the_http_route(start: Callable[..., Running]) -> None:
