@@ -21,10 +21,11 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _running = 0
 
-# A call's life: queued for a worker, then computing, then done; or dropped when its request
-# was cancelled before a worker took it (anyio then skips it, unless a worker was taking it at
-# that very moment: ``counted`` then refuses to start).
-_QUEUED, _COMPUTING, _DONE, _DROPPED = range(4)
+# A call is queued for a worker, then started; or dropped when its request was cancelled before
+# a worker took it (anyio then skips it, unless a worker was taking it at that very moment:
+# ``counted`` then refuses to start). A started call is counted out when it ends, a dropped one
+# when it is dropped.
+_QUEUED, _STARTED, _DROPPED = range(3)
 
 
 async def run(compute: Callable[[], T]) -> T:
@@ -37,12 +38,11 @@ async def run(compute: Callable[[], T]) -> T:
         with _lock:
             if state[0] == _DROPPED:  # cancelled just as a worker took it: nobody waits
                 raise RuntimeError("computation dropped")
-            state[0] = _COMPUTING
+            state[0] = _STARTED
         try:
             return compute()
         finally:
             with _lock:
-                state[0] = _DONE
                 _running -= 1
 
     with _lock:

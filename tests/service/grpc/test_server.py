@@ -30,6 +30,22 @@ from tests.support.serving import settings
 ROWS = np.array([ROW, [v * 0.5 for v in ROW], [v * 1.5 for v in ROW]])
 
 
+class LoopThread:
+    """An asyncio loop running on a daemon thread; :meth:`run` waits (bounded) for a coroutine."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
 class Running:
     """An app (for its HTTP twin and data plane) and its gRPC server on a loop thread."""
 
@@ -54,14 +70,9 @@ class Running:
         self.server = GrpcServer(
             service, max_message_bytes=64 * 1024, reuse_port=False, **(listener or {})
         )
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        port = self.run(self.server.start("127.0.0.1", 0))
+        self.loop = LoopThread()
+        port = self.loop.run(self.server.start("127.0.0.1", 0))
         self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-
-    def run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
 
     def call(self, method: str, request: Any, response_type: type[Any], **kwargs: Any) -> Any:
         stub = self.channel.unary_unary(
@@ -81,9 +92,8 @@ class Running:
 
     def close(self) -> None:
         self.channel.close()
-        self.run(self.server.stop(0))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        self.loop.run(self.server.stop(0))
+        self.loop.stop()
         self.http.__exit__(None, None, None)
 
 
@@ -282,13 +292,9 @@ class Stalled:
     """gRPC calls whose request message never arrives: the stream opens and sends nothing."""
 
     def __init__(self, port: int, count: int) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        self.loop = LoopThread()
         self.channel: Any = None
-        self.calls: list[Any] = asyncio.run_coroutine_threadsafe(
-            self._open(port, count), self.loop
-        ).result(timeout=30)
+        self.calls: list[Any] = self.loop.run(self._open(port, count))
 
     async def _open(self, port: int, count: int) -> list[Any]:
         async def nothing() -> Any:
@@ -313,12 +319,11 @@ class Stalled:
             code: grpc.StatusCode = await call.code()
             return code
 
-        return asyncio.run_coroutine_threadsafe(wait(), self.loop).result(timeout=timeout + 30)
+        return self.loop.run(wait(), timeout=timeout + 30)
 
     def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.channel.close(), self.loop).result(timeout=30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        self.loop.run(self.channel.close())
+        self.loop.stop()
 
 
 def test_calls_beyond_the_limit_are_refused_while_stalled_ones_hold_it(
